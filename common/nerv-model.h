@@ -1,0 +1,127 @@
+/* gst-nerv: neural video codec core
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The two model kinds. Both end in the same decoder stack:
+ *   N stages of [conv k_i x k_i -> pixel shuffle s_i -> GELU], then a head
+ *   conv (3x3 by default) -> tanh(x)/2 + 1/2.
+ * HNeRV feeds it from a per-frame embedding [embed_c][embed_h][embed_w]
+ * through a 1x1 stem conv (embed_c -> fc_dim) + GELU; the embeddings are
+ * optimised directly per frame (no encoder network is trained or stored).
+ * NeRV feeds it from the frame index: positional encoding -> linear ->
+ * GELU -> linear to fc_dim*embed_h*embed_w -> GELU -> reshape.
+ * The output is embed_h*prod(strides) x embed_w*prod(strides), at least the
+ * frame size; the frame is its top-left corner (the rest is padding that
+ * the loss ignores).
+ */
+#ifndef NERV_MODEL_H
+#define NERV_MODEL_H
+
+#include "nerv-layers.h"
+
+G_BEGIN_DECLS
+
+#define NERV_MAX_STAGES 8
+#define NERV_MAX_DIM 8192       /* frame width/height limit */
+#define NERV_MAX_CHANNELS 4096  /* any layer's channel count */
+
+typedef enum {
+  NERV_MODEL_HNERV = 0,
+  NERV_MODEL_NERV = 1,
+} NervModelKind;
+
+typedef struct {
+  NervModelKind kind;
+  int width, height;            /* frame size */
+  int out_channels;             /* 1 (grey) or 3 */
+  int embed_c;                  /* HNeRV embedding channels (unused by NeRV) */
+  int embed_h, embed_w;         /* grid entering the first stage */
+  int fc_dim;                   /* channels entering the first stage */
+  int n_stages;
+  int strides[NERV_MAX_STAGES];
+  int kernels[NERV_MAX_STAGES];
+  int channels[NERV_MAX_STAGES];        /* after pixel shuffle */
+  int head_kernel;
+  int pe_levels;                /* NeRV */
+  int mlp_hidden;               /* NeRV */
+} NervModelConfig;
+
+/* Shape rules (HNeRV's): kernel of stage i = min(1+2i, max_kernel);
+ * channels divided by 1.2 per stage, at least min_width. */
+typedef struct {
+  int n_stages;
+  int max_kernel;
+  int min_width;
+  int embed_c;
+  int pe_levels;
+  int mlp_hidden;
+} NervShapeRules;
+
+/* Rules for a parameter budget: HNeRV's own for >= 100k, a narrower
+ * shape (3x3 kernels, 8-channel embedding) below. */
+void nerv_shape_rules_for_budget (NervShapeRules * rules, size_t budget);
+
+/* Strides for a frame: first stride in {5,4,3,2}, the rest 2, whichever
+ * pads the frame least (ties: the larger product). */
+void nerv_choose_strides (int width, int height, int n_stages, int *strides);
+
+/* Fill cfg for a given fc_dim and explicit strides (NULL: chosen). */
+gboolean nerv_model_config_init (NervModelConfig * cfg, NervModelKind kind,
+    int width, int height, int out_channels, int fc_dim,
+    const NervShapeRules * rules, const int *strides, GError ** error);
+
+/* Largest fc_dim whose parameter count fits the budget. */
+gboolean nerv_model_config_for_budget (NervModelConfig * cfg,
+    NervModelKind kind, int width, int height, int out_channels,
+    size_t budget, GError ** error);
+
+/* The HNeRV configuration of the PyTorch anchor (320x160, 0.48M). */
+void nerv_model_config_anchor (NervModelConfig * cfg);
+
+gboolean nerv_model_config_validate (const NervModelConfig * cfg, GError ** error);
+size_t nerv_model_config_n_params (const NervModelConfig * cfg);
+/* floats per frame embedding (0 for NeRV) */
+size_t nerv_model_config_embed_size (const NervModelConfig * cfg);
+int nerv_model_config_out_width (const NervModelConfig * cfg);
+int nerv_model_config_out_height (const NervModelConfig * cfg);
+/* key=value text, as read by tests/bench/torch_hnerv.py */
+gboolean nerv_model_config_write (const NervModelConfig * cfg, int frames,
+    float lr, int steps, const char *path, GError ** error);
+
+typedef struct _NervModel NervModel;
+
+NervModel *nerv_model_new (const NervModelConfig * cfg, NervScratch * scratch);
+void nerv_model_free (NervModel * m);
+const NervModelConfig *nerv_model_config (const NervModel * m);
+
+/* All parameters in one buffer, in layer order (weight then bias per
+ * layer: NeRV MLP, HNeRV stem, stages, head), PyTorch layouts. */
+float *nerv_model_params (NervModel * m, size_t * n);
+float *nerv_model_grads (NervModel * m, size_t * n);
+void nerv_model_zero_grads (NervModel * m);
+/* PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+void nerv_model_init_params (NervModel * m, guint32 seed);
+
+/* Forward one frame. HNeRV reads embed, NeRV reads t (frame position in
+ * [0,1)). Returns [out_channels][out_h][out_w], owned by the model and
+ * kept for the backward pass. */
+const float *nerv_model_forward (NervModel * m, const float *embed, float t);
+/* Backward from the gradient at the output; accumulates into the grads
+ * and (HNeRV, when dembed is not NULL) writes the embedding gradient. */
+void nerv_model_backward (NervModel * m, const float *dout, float *dembed);
+
+/* The scratch (pool and kernel table) the model runs on. */
+NervScratch *nerv_model_scratch (NervModel * m);
+
+/* FLOPs of one forward pass (multiply-add = 2). */
+double nerv_model_forward_flops (const NervModelConfig * cfg);
+
+#define NERV_ERROR (nerv_error_quark ())
+GQuark nerv_error_quark (void);
+typedef enum {
+  NERV_ERROR_INVALID,           /* a setting out of its range */
+  NERV_ERROR_IO,
+  NERV_ERROR_DATA,              /* input data that cannot be used */
+} NervError;
+
+G_END_DECLS
+#endif

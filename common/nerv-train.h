@@ -1,0 +1,123 @@
+/* gst-nerv: neural video codec core
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Clips of frames, the loss, and the training loop.
+ */
+#ifndef NERV_TRAIN_H
+#define NERV_TRAIN_H
+
+#include "nerv-model.h"
+
+G_BEGIN_DECLS
+
+#define NERV_MAX_PLANES 3
+
+/* Planar float frames in [0,1]. Plane 0 is full size; the others may be
+ * subsampled by 2 (4:2:0 chroma: sub_x = sub_y = 1), sizes rounded up. */
+typedef struct {
+  int width, height;
+  int n_planes;                 /* 1 or 3 */
+  int sub_x[NERV_MAX_PLANES], sub_y[NERV_MAX_PLANES];   /* log2, 0 or 1 */
+  float weight[NERV_MAX_PLANES];        /* loss weights: 6,1,1 for YUV */
+} NervFrameFormat;
+
+void nerv_frame_format_init_yuv420 (NervFrameFormat * f, int width, int height);
+void nerv_frame_format_init_444 (NervFrameFormat * f, int width, int height,
+    int n_planes);
+int nerv_frame_format_plane_width (const NervFrameFormat * f, int plane);
+int nerv_frame_format_plane_height (const NervFrameFormat * f, int plane);
+size_t nerv_frame_format_frame_size (const NervFrameFormat * f);
+
+typedef struct {
+  NervFrameFormat fmt;
+  int n_frames;
+  size_t frame_size;            /* floats per frame, all planes */
+  float *data;                  /* [n_frames][frame_size] */
+} NervClip;
+
+NervClip *nerv_clip_new (const NervFrameFormat * fmt, int n_frames);
+void nerv_clip_free (NervClip * clip);
+float *nerv_clip_plane (const NervClip * clip, int frame, int plane);
+/* Read frames from an 8-bit YUV4MPEG2 (4:2:0 or mono) file. max_frames 0:
+ * all. start: frames to skip. */
+NervClip *nerv_clip_load_y4m (const char *path, int start, int max_frames,
+    GError ** error);
+/* Read frames of a headerless 8-bit I420 file. */
+NervClip *nerv_clip_load_i420 (const char *path, int width, int height,
+    int start, int max_frames, GError ** error);
+/* A crop (x, y, w, h) of every frame; x, y even for subsampled formats. */
+NervClip *nerv_clip_crop (const NervClip * clip, int x, int y, int w, int h,
+    int start, int n_frames);
+
+/* Per-plane squared error of a network output [c][out_h][out_w] (the
+ * frame is its top-left corner; subsampled planes compare the 2x2 mean of
+ * the output) against a frame. Writes the gradient of the weighted loss
+ *   L = sum_c w_c MSE_c / sum_c w_c
+ * scaled by grad_scale into dout (padding gets 0), when dout is not NULL.
+ * Returns L; mse[c] gets each plane's MSE. */
+double nerv_frame_loss (const NervFrameFormat * fmt, const float *out,
+    int out_w, int out_h, const float *frame, float grad_scale, float *dout,
+    double *mse);
+
+/* The frame a network output shows: plane c is output channel c, cropped
+ * to the frame, subsampled planes as 2x2 means (float, not clamped). */
+void nerv_frame_from_output (const NervFrameFormat * fmt, const float *out,
+    int out_w, int out_h, float *frame);
+
+/* PSNR for a peak of 1.0; 100 dB for a zero error. */
+double nerv_psnr (double mse);
+/* (6 PSNR_Y + PSNR_U + PSNR_V) / 8 style: plane PSNRs weighted by fmt. */
+double nerv_psnr_weighted (const NervFrameFormat * fmt, const double *mse);
+
+typedef struct {
+  int epoch, n_epochs;
+  int step, n_steps;
+  double loss;                  /* mean loss of the epoch */
+  double psnr_y, psnr_yuv;      /* from the epoch's mean plane MSEs */
+  double elapsed_s;
+} NervTrainProgress;
+
+/* Return FALSE to stop training early. */
+typedef gboolean (*NervProgressFunc) (const NervTrainProgress * p,
+    gpointer user_data);
+
+typedef struct {
+  int epochs;
+  int batch;                    /* frames per optimiser step */
+  float lr;
+  float warmup;                 /* share of the steps with linear warm-up */
+  float embed_lr_scale;         /* embedding lr = lr * this */
+  float embed_init;             /* embeddings start U(-a, a) */
+  guint32 seed;
+  gboolean shuffle;             /* frame order shuffled per epoch */
+  NervProgressFunc progress;
+  gpointer user_data;
+} NervTrainParams;
+
+void nerv_train_params_init (NervTrainParams * p);
+
+/* Learning rate of step t of n: linear warm-up from 0.1 lr over the first
+ * warmup*n steps, then cosine decay to 0 (HNeRV's schedule). */
+float nerv_lr_at (const NervTrainParams * p, int t, int n);
+
+typedef struct _NervTrainer NervTrainer;
+
+/* Model parameters are initialised from the seed unless init_from_model
+ * is TRUE (then the model's current weights are the start). */
+NervTrainer *nerv_trainer_new (NervModel * model, const NervClip * clip,
+    const NervTrainParams * params, gboolean init_from_model);
+void nerv_trainer_free (NervTrainer * t);
+/* [n_frames][embed_size] (HNeRV), NULL for NeRV */
+float *nerv_trainer_embeddings (NervTrainer * t);
+/* One optimiser step on the given frames (batch = n). Returns the loss. */
+double nerv_trainer_step (NervTrainer * t, const int *frames, int n,
+    float lr, double *mse);
+/* The whole schedule; returns FALSE if the callback stopped it. */
+gboolean nerv_trainer_run (NervTrainer * t);
+/* Forward every frame; mean plane MSEs over the clip (float output). */
+void nerv_trainer_evaluate (NervTrainer * t, double *mse);
+/* As evaluate, with the output rounded to 8 bits, as a decoder shows it. */
+void nerv_trainer_evaluate_u8 (NervTrainer * t, double *mse);
+
+G_END_DECLS
+#endif
