@@ -95,6 +95,8 @@ nerv_dsp_max_level (void)
   __builtin_cpu_init ();
   if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
     level = NERV_DSP_AVX2;
+  if (level == NERV_DSP_AVX2 && __builtin_cpu_supports ("avx512f"))
+    level = NERV_DSP_AVX512;
 #endif
   return level;
 }
@@ -109,6 +111,8 @@ nerv_dsp_level_name (NervDspLevel level)
       return "orc";
     case NERV_DSP_AVX2:
       return "avx2";
+    case NERV_DSP_AVX512:
+      return "avx512";
   }
   return "?";
 }
@@ -136,6 +140,8 @@ nerv_dsp_init (NervDsp * dsp, NervDspLevel max_level)
 #if defined(HAVE_AVX2)
   if (level >= NERV_DSP_AVX2)
     nerv_gemm_init_avx2 (dsp);
+  if (level >= NERV_DSP_AVX512)
+    nerv_gemm_init_avx512 (dsp);
 #endif
   dsp->level = level;
   return level;
@@ -146,7 +152,7 @@ static NervDsp global_dsp;
 static gpointer
 init_global (gpointer data)
 {
-  NervDspLevel max = NERV_DSP_AVX2;
+  NervDspLevel max = NERV_DSP_AVX512;
   const char *env = g_getenv ("NERV_DSP");
 
   if (env) {
@@ -156,8 +162,11 @@ init_global (gpointer data)
       max = NERV_DSP_ORC;
     else if (!g_ascii_strcasecmp (env, "avx2"))
       max = NERV_DSP_AVX2;
+    else if (!g_ascii_strcasecmp (env, "avx512"))
+      max = NERV_DSP_AVX512;
     else
-      g_warning ("NERV_DSP=%s not understood (c, orc, avx2); using the best", env);
+      g_warning ("NERV_DSP=%s not understood (c, orc, avx2, avx512); "
+          "using the best", env);
   }
   nerv_dsp_init (&global_dsp, max);
   return &global_dsp;

@@ -4,8 +4,8 @@
  * The kernel table. Every hot loop has a plain C reference; nerv_dsp_init()
  * fills the table with those first and then upgrades entries by what the
  * build and the CPU offer (ORC, then AVX2/FMA), as dav1d does. The
- * environment variable NERV_DSP=c|orc|avx2 caps the level, for tests and
- * benchmarks.
+ * environment variable NERV_DSP=c|orc|avx2|avx512 caps the level, for
+ * tests and benchmarks.
  */
 #ifndef NERV_DSP_H
 #define NERV_DSP_H
@@ -18,6 +18,7 @@ typedef enum {
   NERV_DSP_C = 0,               /* plain C references only */
   NERV_DSP_ORC = 1,             /* + ORC kernels (SSE, no FMA) */
   NERV_DSP_AVX2 = 2,            /* + AVX2/FMA GEMM core */
+  NERV_DSP_AVX512 = 3,          /* + AVX-512 GEMM core */
 } NervDspLevel;
 
 /* One Adam step, precomputed per step by the caller:
@@ -49,7 +50,7 @@ typedef struct {
   void (*f32_to_u8) (guint8 * dst, const float *src, int n);
 
   NervDspLevel level;           /* what was asked for (after the CPU check) */
-  const char *sgemm_name;       /* "c", "orc" or "avx2" */
+  const char *sgemm_name;       /* "c", "orc", "avx2" or "avx512" */
 } NervDsp;
 
 /* Fill dsp with the best kernels up to max_level that this build and CPU
@@ -76,7 +77,8 @@ void nerv_f32_to_u8_c (guint8 * dst, const float *src, int n);
 /* Per-path initialisers (each file upgrades the entries it implements). */
 void nerv_dsp_init_orc (NervDsp * dsp);         /* nerv-dsp-orc.c: element-wise */
 void nerv_gemm_init_orc (NervDsp * dsp);        /* nerv-gemm-orc.c */
-void nerv_gemm_init_avx2 (NervDsp * dsp);       /* nerv-gemm-avx2.c */
+void nerv_gemm_init_avx2 (NervDsp * dsp);       /* nerv-gemm-x86.c, twice */
+void nerv_gemm_init_avx512 (NervDsp * dsp);
 
 G_END_DECLS
 #endif

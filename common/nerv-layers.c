@@ -113,9 +113,10 @@ im2col (const float *src, int cin, int h, int w, int k, int y0, int y1,
   }
 }
 
-/* dst[c][r] = src[r][c] for a rows x cols matrix, in 8x8 blocks */
+/* dst[c][r] = src[r][c] for a rows x cols matrix with row stride lds,
+ * in 8x8 blocks */
 static void
-transpose (const float *src, int rows, int cols, float *dst)
+transpose (const float *src, ptrdiff_t lds, int rows, int cols, float *dst)
 {
   for (int r0 = 0; r0 < rows; r0 += 8) {
     const int r1 = MIN (rows, r0 + 8);
@@ -123,7 +124,7 @@ transpose (const float *src, int rows, int cols, float *dst)
       const int c1 = MIN (cols, c0 + 8);
       for (int r = r0; r < r1; r++)
         for (int c = c0; c < c1; c++)
-          dst[(size_t) c * rows + r] = src[(size_t) r * cols + c];
+          dst[(size_t) c * rows + r] = src[r * lds + c];
     }
   }
 }
@@ -202,8 +203,30 @@ typedef struct {
   int cin, cout, k, h, w;
   const float *x, *dy;
   int rows, n_bands, n_slots;
+  gboolean transposed;          /* slots hold dW^T [K][cout] */
 } ConvBwdJob;
 
+/* Sum of n floats with 8 partial sums (the compiler may not reorder a
+ * float sum by itself, so it would not vectorise a plain loop). */
+static float
+sum_floats (const float *p, int n)
+{
+  float acc[8] = { 0 };
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++)
+      acc[l] += p[i + l];
+  for (; i < n; i++)
+    acc[0] += p[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+      ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Weight gradient of the bands of one slot. Wide layers compute
+ * dW^T[K][cout] = col[K][npix] x dy^T[npix][cout], transposing the small
+ * dy band; narrow ones (the head) dW[cout][K] = dy x col^T, so that the
+ * GEMM's N dimension is never tiny. The slot keeps the layout it used;
+ * the reduction puts it back to [cout][K]. */
 static void
 conv_bwd_w_task (gpointer data, int slot, int thread)
 {
@@ -219,53 +242,59 @@ conv_bwd_w_task (gpointer data, int slot, int thread)
     const int y0 = band * j->rows, y1 = MIN (j->h, y0 + j->rows);
     const int npix = (y1 - y0) * j->w;
     const float *dy = j->dy + (ptrdiff_t) y0 * j->w;
-    float *colt = col + (size_t) K * npix;
+    const float *a = col;
+    ptrdiff_t lda = npix;
+    float *t = col + (size_t) K * npix;
 
     if (j->k == 1) {
-      /* the input band is already [cin][npix] with row stride plane */
-      for (int ci = 0; ci < j->cin; ci++)
-        memcpy (col + (size_t) ci * npix, j->x + ci * plane + (ptrdiff_t) y0 * j->w,
-            sizeof (float) * npix);
+      a = j->x + (ptrdiff_t) y0 * j->w;
+      lda = plane;
     } else {
       im2col (j->x, j->cin, j->h, j->w, j->k, y0, y1, col);
     }
-    transpose (col, K, npix, colt);
-    j->s->dsp->sgemm (j->cout, K, npix, dy, plane, colt, K, gw, K, 1);
-    for (int co = 0; co < j->cout; co++) {
-      const float *d = dy + co * plane;
-      float acc = 0.0f;
-      for (int i = 0; i < npix; i++)
-        acc += d[i];
-      gb[co] += acc;
+    if (j->transposed) {
+      transpose (dy, plane, j->cout, npix, t);
+      j->s->dsp->sgemm (K, j->cout, npix, a, lda, t, j->cout, gw, j->cout, 1);
+    } else {
+      transpose (a, lda, K, npix, t);
+      j->s->dsp->sgemm (j->cout, K, npix, dy, plane, t, K, gw, K, 1);
     }
+    for (int co = 0; co < j->cout; co++)
+      gb[co] += sum_floats (dy + co * plane, npix);
   }
 }
 
 typedef struct {
   const float *slots;
-  size_t slot_size, n;
+  size_t slot_size;
   int n_slots;
+  int cout, K;
+  gboolean transposed;
   float *gw, *gb;
-  size_t nw;
 } ReduceJob;
 
-#define REDUCE_CHUNK 4096
-
+/* gw[co][.] and gb[co] += the slots' sums, in slot order (one task per
+ * output channel) */
 static void
-reduce_task (gpointer data, int task, int thread)
+reduce_task (gpointer data, int co, int thread)
 {
   const ReduceJob *r = data;
-  const size_t i0 = (size_t) task * REDUCE_CHUNK;
-  const size_t i1 = MIN (r->n, i0 + REDUCE_CHUNK);
+  const size_t nw = (size_t) r->cout * r->K;
+  float *gw = r->gw + (size_t) co * r->K;
 
-  for (size_t i = i0; i < i1; i++) {
+  for (int k = 0; k < r->K; k++) {
+    const size_t i = r->transposed ? (size_t) k * r->cout + co :
+        (size_t) co * r->K + k;
     float acc = 0.0f;
     for (int s = 0; s < r->n_slots; s++)
       acc += r->slots[s * r->slot_size + i];
-    if (i < r->nw)
-      r->gw[i] += acc;
-    else
-      r->gb[i - r->nw] += acc;
+    gw[k] += acc;
+  }
+  {
+    float acc = 0.0f;
+    for (int s = 0; s < r->n_slots; s++)
+      acc += r->slots[s * r->slot_size + nw + co];
+    r->gb[co] += acc;
   }
 }
 
@@ -275,24 +304,25 @@ nerv_conv2d_backward (NervScratch * s, const NervConvShape * c,
     float *gw, float *gb, float *dx)
 {
   const int K = c->cin * c->k * c->k;
-  ConvBwdJob j = { s, c->cin, c->cout, c->k, h, w, x, dy, 0, 0, 0 };
+  ConvBwdJob j = { s, c->cin, c->cout, c->k, h, w, x, dy, 0, 0, 0, FALSE };
   ReduceJob r;
 
   nerv_scratch_reserve_conv (s, c->cin, c->cout, c->k, h, w);
   j.rows = band_rows (h, w);
   j.n_bands = nerv_ceil_div (h, j.rows);
   j.n_slots = MIN (NERV_REDUCE_SLOTS, j.n_bands);
+  j.transposed = c->cout >= 16;
   nerv_pool_run (s->pool, conv_bwd_w_task, &j, j.n_slots);
 
   r.slots = s->slots;
   r.slot_size = s->slot_size;
-  r.nw = (size_t) c->cout * K;
-  r.n = r.nw + c->cout;
   r.n_slots = j.n_slots;
+  r.cout = c->cout;
+  r.K = K;
+  r.transposed = j.transposed;
   r.gw = gw;
   r.gb = gb;
-  nerv_pool_run (s->pool, reduce_task, &r,
-      (int) ((r.n + REDUCE_CHUNK - 1) / REDUCE_CHUNK));
+  nerv_pool_run (s->pool, reduce_task, &r, c->cout);
 
   if (dx) {
     /* wt[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx] */

@@ -1,24 +1,43 @@
 /* gst-nerv: neural video codec core
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * GEMM for AVX2 + FMA (this file alone is built with -mavx2 -mfma and is
- * only called when the CPU has both). Goto-style: B is packed into
- * panels of 16 columns, A into panels of 6 rows, and a 6x16 micro-kernel
- * keeps 12 accumulators in registers over a K block, so each loaded B
- * vector feeds 6 FMAs and each broadcast A value 2.
+ * GEMM for x86 vector units, written once with GCC vector extensions and
+ * compiled twice (see meson.build): for AVX2+FMA (8 floats a vector,
+ * 6x16 micro-kernel, 12 accumulators) and for AVX-512 (16 floats, 12x32,
+ * 24 accumulators). Each build is called only when the CPU has it.
+ * Goto-style: B is packed into panels of NR columns, A into panels of MR
+ * rows, and the micro-kernel keeps its MR x NR block of C in registers
+ * over a K block, so each loaded B vector feeds MR FMAs.
+ * This file is built with -ffp-contract=fast so that a*b+c is one FMA;
+ * results agree with the C reference to rounding.
  */
 #include "nerv-dsp.h"
 
 #include <string.h>
 
-#if defined(HAVE_AVX2)
-#include <immintrin.h>
+#if !defined(NERV_GEMM_VW) || !defined(NERV_GEMM_NAME)
+#error "build with -DNERV_GEMM_VW=8|16 -DNERV_GEMM_NAME=avx2|avx512"
+#endif
 
+#define VW NERV_GEMM_VW
+#if VW == 8
 #define MR 6
-#define NR 16
+#else
+#define MR 12
+#endif
+#define NR (2 * VW)
 #define KC 256
-#define MC 96
+#define MC (MR * 16)
 #define NC 1024
+
+#define PASTE2(a, b) a ## b
+#define PASTE(a, b) PASTE2 (a, b)
+#define STR2(a) #a
+#define STR(a) STR2 (a)
+#define FN(name) PASTE (name ## _, NERV_GEMM_NAME)
+
+typedef float vf __attribute__((vector_size (VW * 4)));
+typedef float vfu __attribute__((vector_size (VW * 4), aligned (4)));
 
 typedef struct {
   float *a;                     /* MC x KC */
@@ -58,12 +77,9 @@ pack_a (float *dst, const float *A, ptrdiff_t lda, int mc, int kc)
     const float *a = A + i0 * lda;
     if (rows == MR) {
       for (int k = 0; k < kc; k++) {
-        dst[0] = a[k];
-        dst[1] = a[lda + k];
-        dst[2] = a[2 * lda + k];
-        dst[3] = a[3 * lda + k];
-        dst[4] = a[4 * lda + k];
-        dst[5] = a[5 * lda + k];
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++)
+          dst[r] = a[r * lda + k];
         dst += MR;
       }
     } else {
@@ -85,8 +101,8 @@ pack_b (float *dst, const float *B, ptrdiff_t ldb, int kc, int nc)
     const float *b = B + j0;
     if (cols == NR) {
       for (int k = 0; k < kc; k++) {
-        _mm256_store_ps (dst, _mm256_loadu_ps (b + k * ldb));
-        _mm256_store_ps (dst + 8, _mm256_loadu_ps (b + k * ldb + 8));
+        *(vf *) dst = *(const vfu *) (b + k * ldb);
+        *(vf *) (dst + VW) = *(const vfu *) (b + k * ldb + VW);
         dst += NR;
       }
     } else {
@@ -103,77 +119,54 @@ pack_b (float *dst, const float *B, ptrdiff_t ldb, int kc, int nc)
 }
 
 static inline void
-store_row (float *c, __m256 lo, __m256 hi, int nr, int beta)
+store_row (float *c, vf lo, vf hi, int nr, int beta)
 {
   if (nr == NR) {
     if (beta) {
-      lo = _mm256_add_ps (lo, _mm256_loadu_ps (c));
-      hi = _mm256_add_ps (hi, _mm256_loadu_ps (c + 8));
+      lo += *(vfu *) c;
+      hi += *(vfu *) (c + VW);
     }
-    _mm256_storeu_ps (c, lo);
-    _mm256_storeu_ps (c + 8, hi);
+    *(vfu *) c = lo;
+    *(vfu *) (c + VW) = hi;
   } else {
-    float tmp[NR] __attribute__((aligned (32)));
-    _mm256_store_ps (tmp, lo);
-    _mm256_store_ps (tmp + 8, hi);
+    float tmp[NR] __attribute__((aligned (64)));
+    *(vf *) tmp = lo;
+    *(vf *) (tmp + VW) = hi;
     for (int j = 0; j < nr; j++)
       c[j] = beta ? c[j] + tmp[j] : tmp[j];
   }
 }
 
 static void
-kernel_6x16 (int kc, const float *ap, const float *bp, float *C,
-    ptrdiff_t ldc, int mr, int nr, int beta)
+kernel (int kc, const float *ap, const float *bp, float *C, ptrdiff_t ldc,
+    int mr, int nr, int beta)
 {
-  __m256 c00 = _mm256_setzero_ps (), c01 = _mm256_setzero_ps ();
-  __m256 c10 = _mm256_setzero_ps (), c11 = _mm256_setzero_ps ();
-  __m256 c20 = _mm256_setzero_ps (), c21 = _mm256_setzero_ps ();
-  __m256 c30 = _mm256_setzero_ps (), c31 = _mm256_setzero_ps ();
-  __m256 c40 = _mm256_setzero_ps (), c41 = _mm256_setzero_ps ();
-  __m256 c50 = _mm256_setzero_ps (), c51 = _mm256_setzero_ps ();
+  vf acc0[MR], acc1[MR];
 
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; r++)
+    acc0[r] = acc1[r] = (vf) { 0 };
   for (int k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_load_ps (bp);
-    const __m256 b1 = _mm256_load_ps (bp + 8);
-    __m256 a;
-    a = _mm256_broadcast_ss (ap + 0);
-    c00 = _mm256_fmadd_ps (a, b0, c00);
-    c01 = _mm256_fmadd_ps (a, b1, c01);
-    a = _mm256_broadcast_ss (ap + 1);
-    c10 = _mm256_fmadd_ps (a, b0, c10);
-    c11 = _mm256_fmadd_ps (a, b1, c11);
-    a = _mm256_broadcast_ss (ap + 2);
-    c20 = _mm256_fmadd_ps (a, b0, c20);
-    c21 = _mm256_fmadd_ps (a, b1, c21);
-    a = _mm256_broadcast_ss (ap + 3);
-    c30 = _mm256_fmadd_ps (a, b0, c30);
-    c31 = _mm256_fmadd_ps (a, b1, c31);
-    a = _mm256_broadcast_ss (ap + 4);
-    c40 = _mm256_fmadd_ps (a, b0, c40);
-    c41 = _mm256_fmadd_ps (a, b1, c41);
-    a = _mm256_broadcast_ss (ap + 5);
-    c50 = _mm256_fmadd_ps (a, b0, c50);
-    c51 = _mm256_fmadd_ps (a, b1, c51);
+    const vf b0 = *(const vf *) bp;
+    const vf b1 = *(const vf *) (bp + VW);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+      const float a = ap[r];
+      acc0[r] += a * b0;
+      acc1[r] += a * b1;
+    }
     ap += MR;
     bp += NR;
   }
-
   /* rows past mr belong to the zero padding of A: never stored */
-  store_row (C, c00, c01, nr, beta);
-  if (mr > 1)
-    store_row (C + ldc, c10, c11, nr, beta);
-  if (mr > 2)
-    store_row (C + 2 * ldc, c20, c21, nr, beta);
-  if (mr > 3)
-    store_row (C + 3 * ldc, c30, c31, nr, beta);
-  if (mr > 4)
-    store_row (C + 4 * ldc, c40, c41, nr, beta);
-  if (mr > 5)
-    store_row (C + 5 * ldc, c50, c51, nr, beta);
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; r++)
+    if (r < mr)
+      store_row (C + r * ldc, acc0[r], acc1[r], nr, beta);
 }
 
 static void
-sgemm_avx2 (int M, int N, int K, const float *A, ptrdiff_t lda,
+sgemm (int M, int N, int K, const float *A, ptrdiff_t lda,
     const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
 {
   PackBuf *pb;
@@ -200,7 +193,7 @@ sgemm_avx2 (int M, int N, int K, const float *A, ptrdiff_t lda,
         for (int jr = 0; jr < nc; jr += NR) {
           const float *bp = pb->b + (ptrdiff_t) jr * kc;
           for (int ir = 0; ir < mc; ir += MR) {
-            kernel_6x16 (kc, pb->a + (ptrdiff_t) ir * kc, bp,
+            kernel (kc, pb->a + (ptrdiff_t) ir * kc, bp,
                 C + (ic + ir) * ldc + jc + jr, ldc,
                 MIN (MR, mc - ir), MIN (NR, nc - jr), beta);
           }
@@ -210,10 +203,8 @@ sgemm_avx2 (int M, int N, int K, const float *A, ptrdiff_t lda,
   }
 }
 
-void
-nerv_gemm_init_avx2 (NervDsp * dsp)
+void FN (nerv_gemm_init) (NervDsp * dsp)
 {
-  dsp->sgemm = sgemm_avx2;
-  dsp->sgemm_name = "avx2";
+  dsp->sgemm = sgemm;
+  dsp->sgemm_name = STR (NERV_GEMM_NAME);
 }
-#endif
