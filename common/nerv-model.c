@@ -174,6 +174,21 @@ nerv_model_config_validate (const NervModelConfig * cfg, GError ** error)
     size_h *= cfg->strides[i];
     size_w *= cfg->strides[i];
   }
+  {
+    /* memory: parameters and the activations kept for backward */
+    gint64 acts = 0, hh = cfg->embed_h, ww = cfg->embed_w;
+    for (int i = 0; i < cfg->n_stages; i++) {
+      acts += 3 * (gint64) cfg->channels[i] * cfg->strides[i] * cfg->strides[i] * hh * ww;
+      hh *= cfg->strides[i];
+      ww *= cfg->strides[i];
+    }
+    CHECK (acts <= NERV_MAX_ACTIVATIONS, "the network would need %" G_GINT64_FORMAT
+        " MiB of activations (limit %d MiB)", acts * 4 >> 20,
+        (int) ((gint64) NERV_MAX_ACTIVATIONS * 4 >> 20));
+    CHECK (nerv_model_config_n_params (cfg) <= NERV_MAX_PARAMS,
+        "%zu parameters (limit %d)", nerv_model_config_n_params (cfg),
+        NERV_MAX_PARAMS);
+  }
   CHECK (size_h >= cfg->height && size_w >= cfg->width
       && size_h <= NERV_MAX_DIM + 1024 && size_w <= NERV_MAX_DIM + 1024,
       "the stages give %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT

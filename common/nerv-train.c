@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "nerv-train.h"
+#include "nerv-quant.h"
 
 #include <libavutil/lfg.h>
 #include <math.h>
@@ -400,6 +401,12 @@ struct _NervTrainer {
   int *estep;
   float *dout, *dembed;
   AVLFG lfg;
+  /* quantisation-aware training */
+  NervQuantFunc quant;
+  gpointer quant_data;
+  int embed_bits;
+  float *master;                /* float weights while quant() ones run */
+  float *qembed;
 };
 
 NervTrainer *
@@ -437,10 +444,31 @@ nerv_trainer_new (NervModel * model, const NervClip * clip,
 }
 
 void
+nerv_trainer_set_params (NervTrainer * t, const NervTrainParams * params)
+{
+  t->p = *params;
+}
+
+void
+nerv_trainer_set_fake_quant (NervTrainer * t, NervQuantFunc func,
+    gpointer user_data, int embed_bits)
+{
+  t->quant = func;
+  t->quant_data = user_data;
+  t->embed_bits = embed_bits;
+  if (func && !t->master)
+    t->master = nerv_alloc_floats (t->n_params);
+  if (embed_bits && t->esize && !t->qembed)
+    t->qembed = nerv_alloc_floats (t->esize);
+}
+
+void
 nerv_trainer_free (NervTrainer * t)
 {
   if (!t)
     return;
+  nerv_free (t->master);
+  nerv_free (t->qembed);
   nerv_free (t->m);
   nerv_free (t->v);
   nerv_free (t->embed);
@@ -514,11 +542,20 @@ nerv_trainer_step (NervTrainer * t, const int *frames, int n, float lr,
   if (mse)
     memset (mse, 0, sizeof (double) * t->clip->fmt.n_planes);
   nerv_model_zero_grads (model);
+  if (t->quant) {
+    memcpy (t->master, nerv_model_params (model, NULL),
+        sizeof (float) * t->n_params);
+    t->quant (nerv_model_params (model, NULL), t->quant_data);
+  }
   for (int b = 0; b < n; b++) {
     const int f = frames[b];
-    const float *out;
-    out = nerv_model_forward (model, t->esize ? t->embed + t->esize * f : NULL,
-        frame_pos (t, f));
+    const float *out, *embed = t->esize ? t->embed + t->esize * f : NULL;
+    if (embed && t->embed_bits) {
+      memcpy (t->qembed, embed, sizeof (float) * t->esize);
+      nerv_fake_quant_vector (t->qembed, t->esize, t->embed_bits);
+      embed = t->qembed;
+    }
+    out = nerv_model_forward (model, embed, frame_pos (t, f));
     loss += nerv_frame_loss (&t->clip->fmt, out, ow, oh,
         t->clip->data + t->clip->frame_size * f, 1.0f / n, t->dout, pm);
     if (mse)
@@ -533,6 +570,9 @@ nerv_trainer_step (NervTrainer * t, const int *frames, int n, float lr,
           t->ev + t->esize * f, t->dembed, (int) t->esize, &a);
     }
   }
+  if (t->quant)
+    memcpy (nerv_model_params (model, NULL), t->master,
+        sizeof (float) * t->n_params);
   t->step++;
   j.dsp = s->dsp;
   j.w = nerv_model_params (model, NULL);

@@ -107,6 +107,18 @@ typedef struct _NervTrainer NervTrainer;
 NervTrainer *nerv_trainer_new (NervModel * model, const NervClip * clip,
     const NervTrainParams * params, gboolean init_from_model);
 void nerv_trainer_free (NervTrainer * t);
+/* Change the schedule (epochs, lr, ...) for a further phase; weights,
+ * embeddings and Adam state are kept. */
+void nerv_trainer_set_params (NervTrainer * t, const NervTrainParams * params);
+
+/* Quantisation-aware training: each step runs forward and backward on
+ * quant(params) (in place, e.g. nerv_quant_fake) and on embeddings
+ * quantised to embed_bits (0: not), and applies the gradient to the float
+ * weights (straight-through estimator). func NULL: off. */
+typedef void (*NervQuantFunc) (float *params, gpointer user_data);
+void nerv_trainer_set_fake_quant (NervTrainer * t, NervQuantFunc func,
+    gpointer user_data, int embed_bits);
+
 /* [n_frames][embed_size] (HNeRV), NULL for NeRV */
 float *nerv_trainer_embeddings (NervTrainer * t);
 /* One optimiser step on the given frames (batch = n). Returns the loss. */

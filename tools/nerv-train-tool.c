@@ -29,7 +29,7 @@ main (int argc, char **argv)
   gint frames = 16, start = 0, epochs = 300, threads = 0, batch = 1;
   gint64 budget = 20000;
   gint seed = 1, report = 25;
-  gdouble lr = 1e-3, embed_lr = 1.0;
+  gdouble lr = 0, embed_lr = 0;
   GOptionEntry entries[] = {
     {"input", 'i', 0, G_OPTION_ARG_FILENAME, &input,
         "Clip: .y4m (8-bit 4:2:0 or mono) or raw I420 .yuv (with --size)", "FILE"},
@@ -40,9 +40,10 @@ main (int argc, char **argv)
     {"params", 'p', 0, G_OPTION_ARG_INT64, &budget,
         "Parameter budget of the decoder (default 20000)", "N"},
     {"epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "Epochs (default 300)", "N"},
-    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Learning rate (default 1e-3)", "LR"},
+    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr,
+        "Learning rate (default 2e-2 below 100k parameters, else 1e-3)", "LR"},
     {"embed-lr", 0, 0, G_OPTION_ARG_DOUBLE, &embed_lr,
-        "Embedding learning rate, times --lr (default 1)", "X"},
+        "Embedding learning rate, times --lr (default 4 below 100k parameters, else 1)", "X"},
     {"batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Frames per step (default 1)", "N"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all)", "N"},
     {"seed", 's', 0, G_OPTION_ARG_INT, &seed, "Random seed (default 1)", "N"},
@@ -79,9 +80,14 @@ main (int argc, char **argv)
     g_printerr ("nerv-train: --model must be hnerv or nerv\n");
     return 2;
   }
+  /* measured defaults, see docs/design.md */
+  if (lr == 0)
+    lr = budget < 100000 ? 2e-2 : 1e-3;
+  if (embed_lr == 0)
+    embed_lr = budget < 100000 ? 4.0 : 1.0;
   if (frames < 1 || frames > 100000 || epochs < 1 || epochs > 1000000
-      || batch < 1 || lr <= 0 || lr > 1 || budget < 1 || threads < 0
-      || threads > 256) {
+      || batch < 1 || lr <= 0 || lr > 1 || embed_lr <= 0 || embed_lr > 1000
+      || budget < 1 || threads < 0 || threads > 256) {
     g_printerr ("nerv-train: a setting is out of range (see --help)\n");
     return 2;
   }

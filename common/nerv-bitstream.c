@@ -1,0 +1,289 @@
+/* gst-nerv: neural video codec core
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "nerv-bitstream.h"
+#include "nerv-quant.h"
+
+#include <libavutil/crc.h>
+#include <string.h>
+
+static const guint8 sync_marker[3] = { 'N', 'R', 'V' };
+
+const char *
+nerv_status_string (NervStatus status)
+{
+  switch (status) {
+    case NERV_OK:
+      return "ok";
+    case NERV_ERR_NEED_MORE:
+      return "incomplete packet";
+    case NERV_ERR_SYNC:
+      return "no packet sync marker";
+    case NERV_ERR_CRC:
+      return "packet CRC mismatch";
+    case NERV_ERR_TRUNCATED:
+      return "truncated packet";
+    case NERV_ERR_VERSION:
+      return "unsupported stream version";
+    case NERV_ERR_INVALID:
+      return "invalid value in stream";
+    case NERV_ERR_NO_HEADER:
+      return "no stream header before this packet";
+    case NERV_ERR_NO_KEY:
+      return "no key group before this packet";
+  }
+  return "unknown error";
+}
+
+/* ---- little-endian byte reader and writer ----------------------------- */
+
+typedef struct {
+  const guint8 *p;
+  size_t n, pos;
+  gboolean err;
+} Reader;
+
+static guint64
+rd (Reader * r, int bytes)
+{
+  guint64 v = 0;
+  if (r->err || r->n - r->pos < (size_t) bytes) {
+    r->err = TRUE;
+    return 0;
+  }
+  for (int i = 0; i < bytes; i++)
+    v |= (guint64) r->p[r->pos + i] << (8 * i);
+  r->pos += bytes;
+  return v;
+}
+
+static void
+wr (GByteArray * a, guint64 v, int bytes)
+{
+  guint8 b[8];
+  for (int i = 0; i < bytes; i++)
+    b[i] = (guint8) (v >> (8 * i));
+  g_byte_array_append (a, b, bytes);
+}
+
+static guint32
+packet_crc (const guint8 * p, size_t n)
+{
+  return av_crc (av_crc_get_table (AV_CRC_32_IEEE_LE), 0, p, n);
+}
+
+/* ---- packets ---------------------------------------------------------- */
+
+NervStatus
+nerv_packet_parse (const guint8 * data, size_t size, NervPacket * pkt,
+    size_t * consumed)
+{
+  guint32 len, crc;
+  size_t total;
+
+  if (size < 3)
+    return memcmp (data, sync_marker, size) ? NERV_ERR_SYNC : NERV_ERR_NEED_MORE;
+  if (memcmp (data, sync_marker, 3))
+    return NERV_ERR_SYNC;
+  if (size < NERV_PACKET_HEADER)
+    return NERV_ERR_NEED_MORE;
+  len = data[4] | (data[5] << 8) | (data[6] << 16) | ((guint32) data[7] << 24);
+  if (len > NERV_MAX_PAYLOAD)
+    return NERV_ERR_CRC;        /* no real packet is this long */
+  total = (size_t) NERV_PACKET_OVERHEAD + len;
+  if (size < total)
+    return NERV_ERR_NEED_MORE;
+  crc = data[total - 4] | (data[total - 3] << 8) | (data[total - 2] << 16) |
+      ((guint32) data[total - 1] << 24);
+  if (crc != packet_crc (data + 3, 5 + len))
+    return NERV_ERR_CRC;
+  pkt->type = data[3];
+  pkt->payload = data + NERV_PACKET_HEADER;
+  pkt->size = len;
+  *consumed = total;
+  return NERV_OK;
+}
+
+size_t
+nerv_packet_find_sync (const guint8 * data, size_t size)
+{
+  for (size_t i = 1; i + 3 <= size; i++)
+    if (data[i] == 'N' && data[i + 1] == 'R' && data[i + 2] == 'V')
+      return i;
+  return size;
+}
+
+void
+nerv_packet_write (GByteArray * out, guint8 type, const guint8 * payload,
+    size_t size)
+{
+  const guint start = out->len;
+  g_return_if_fail (size <= NERV_MAX_PAYLOAD);
+  g_byte_array_append (out, sync_marker, 3);
+  g_byte_array_append (out, &type, 1);
+  wr (out, size, 4);
+  if (size)
+    g_byte_array_append (out, payload, size);
+  wr (out, packet_crc (out->data + start + 3, 5 + size), 4);
+}
+
+/* ---- stream header ---------------------------------------------------- */
+
+void
+nerv_pixel_format_frame_format (NervPixelFormat f, int width, int height,
+    NervFrameFormat * out)
+{
+  switch (f) {
+    case NERV_FORMAT_I420:
+      nerv_frame_format_init_yuv420 (out, width, height);
+      break;
+    case NERV_FORMAT_GRAY8:
+      nerv_frame_format_init_444 (out, width, height, 1);
+      break;
+    default:
+      nerv_frame_format_init_444 (out, width, height, 3);
+      break;
+  }
+}
+
+void
+nerv_stream_header_write (const NervStreamHeader * h, GByteArray * a)
+{
+  const NervModelConfig *m = &h->model;
+  wr (a, NERV_VERSION_MAJOR, 1);
+  wr (a, NERV_VERSION_MINOR, 1);
+  wr (a, m->width, 2);
+  wr (a, m->height, 2);
+  wr (a, h->fps_n, 4);
+  wr (a, h->fps_d, 4);
+  wr (a, h->format, 1);
+  wr (a, m->kind, 1);
+  wr (a, m->n_stages, 1);
+  wr (a, m->embed_c, 1);
+  wr (a, m->embed_h, 2);
+  wr (a, m->embed_w, 2);
+  wr (a, m->fc_dim, 2);
+  for (int i = 0; i < m->n_stages; i++) {
+    wr (a, m->strides[i], 1);
+    wr (a, m->kernels[i], 1);
+    wr (a, m->channels[i], 2);
+  }
+  wr (a, m->head_kernel, 1);
+  wr (a, m->pe_levels, 1);
+  wr (a, m->mlp_hidden, 2);
+  wr (a, h->group_size, 2);
+  wr (a, h->key_interval, 2);
+  wr (a, h->weight_bits, 1);
+  wr (a, h->embed_bits, 1);
+}
+
+NervStatus
+nerv_stream_header_parse (const guint8 * p, size_t n, NervStreamHeader * h)
+{
+  Reader r = { p, n, 0, FALSE };
+  NervModelConfig *m = &h->model;
+
+  memset (h, 0, sizeof (*h));
+  h->version_major = (int) rd (&r, 1);
+  h->version_minor = (int) rd (&r, 1);
+  if (r.err)
+    return NERV_ERR_TRUNCATED;
+  if (h->version_major != NERV_VERSION_MAJOR)
+    return NERV_ERR_VERSION;
+  m->width = (int) rd (&r, 2);
+  m->height = (int) rd (&r, 2);
+  h->fps_n = (guint32) rd (&r, 4);
+  h->fps_d = (guint32) rd (&r, 4);
+  h->format = (NervPixelFormat) rd (&r, 1);
+  m->kind = (NervModelKind) rd (&r, 1);
+  m->n_stages = (int) rd (&r, 1);
+  m->embed_c = (int) rd (&r, 1);
+  m->embed_h = (int) rd (&r, 2);
+  m->embed_w = (int) rd (&r, 2);
+  m->fc_dim = (int) rd (&r, 2);
+  if (r.err)
+    return NERV_ERR_TRUNCATED;
+  if (m->n_stages < 1 || m->n_stages > NERV_MAX_STAGES)
+    return NERV_ERR_INVALID;
+  for (int i = 0; i < m->n_stages; i++) {
+    m->strides[i] = (int) rd (&r, 1);
+    m->kernels[i] = (int) rd (&r, 1);
+    m->channels[i] = (int) rd (&r, 2);
+  }
+  m->head_kernel = (int) rd (&r, 1);
+  m->pe_levels = (int) rd (&r, 1);
+  m->mlp_hidden = (int) rd (&r, 2);
+  h->group_size = (int) rd (&r, 2);
+  h->key_interval = (int) rd (&r, 2);
+  h->weight_bits = (int) rd (&r, 1);
+  h->embed_bits = (int) rd (&r, 1);
+  if (r.err)
+    return NERV_ERR_TRUNCATED;
+  /* the rest of a newer minor version's header is ignored */
+  if (h->format > NERV_FORMAT_GRAY8 || h->group_size < 1
+      || h->group_size > NERV_MAX_GROUP || h->key_interval < 1
+      || h->weight_bits < 2 || h->weight_bits > 16 || h->embed_bits < 2
+      || h->embed_bits > 16)
+    return NERV_ERR_INVALID;
+  m->out_channels = h->format == NERV_FORMAT_GRAY8 ? 1 : 3;
+  if (!nerv_model_config_validate (m, NULL))
+    return NERV_ERR_INVALID;
+  return NERV_OK;
+}
+
+/* ---- group and frame packets ------------------------------------------ */
+
+void
+nerv_group_header_write (const NervGroupHeader * g, GByteArray * a)
+{
+  wr (a, g->index, 4);
+  wr (a, g->key ? 1 : 0, 1);
+  wr (a, g->n_frames, 2);
+  wr (a, g->first_frame, 8);
+}
+
+NervStatus
+nerv_group_header_parse (const guint8 * p, size_t n, NervGroupHeader * g)
+{
+  Reader r = { p, n, 0, FALSE };
+  guint flags;
+
+  g->index = (guint32) rd (&r, 4);
+  flags = (guint) rd (&r, 1);
+  g->n_frames = (int) rd (&r, 2);
+  g->first_frame = rd (&r, 8);
+  if (r.err)
+    return NERV_ERR_TRUNCATED;
+  if (flags > 1 || g->n_frames < 1 || g->n_frames > NERV_MAX_GROUP)
+    return NERV_ERR_INVALID;
+  g->key = flags & 1;
+  g->body = p + r.pos;
+  g->body_size = n - r.pos;
+  return NERV_OK;
+}
+
+void
+nerv_frame_header_write (const NervFrameHeader * f, GByteArray * a)
+{
+  wr (a, f->frame, 8);
+  wr (a, f->index, 2);
+  wr (a, (guint16) (gint16) f->exp, 2);
+}
+
+NervStatus
+nerv_frame_header_parse (const guint8 * p, size_t n, NervFrameHeader * f)
+{
+  Reader r = { p, n, 0, FALSE };
+
+  f->frame = rd (&r, 8);
+  f->index = (int) rd (&r, 2);
+  f->exp = (gint16) (guint16) rd (&r, 2);
+  if (r.err)
+    return NERV_ERR_TRUNCATED;
+  if (f->index >= NERV_MAX_GROUP || f->exp < NERV_QUANT_EXP_MIN
+      || f->exp > NERV_QUANT_EXP_MAX)
+    return NERV_ERR_INVALID;
+  f->body = p + r.pos;
+  f->body_size = n - r.pos;
+  return NERV_OK;
+}

@@ -1,0 +1,791 @@
+/* gst-nerv: neural video codec core
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "nerv-codec.h"
+#include "nerv-entropy.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Rate model priors (bits per parameter of a key and a residual group),
+ * refined from each coded group. */
+#define PRIOR_KEY_BITS_PER_PARAM(wb) ((wb) - 1.5)
+#define PRIOR_RES_BITS_PER_PARAM 1.5
+
+void
+nerv_encoder_settings_init (NervEncoderSettings * s)
+{
+  memset (s, 0, sizeof (*s));
+  s->format = NERV_FORMAT_I420;
+  s->fps_n = 25;
+  s->fps_d = 1;
+  s->kind = NERV_MODEL_HNERV;
+  s->params = 20000;
+  s->group_size = 8;
+  s->key_interval = 8;
+  s->epochs_key = 300;
+  s->epochs_delta = 60;
+  s->qat_epochs = 10;
+  s->weight_bits = 8;
+  s->embed_bits = 6;
+  s->seed = 1;
+}
+
+/* ---- shared: dequantised frame planes from the network output ------- */
+
+static void
+output_to_u8 (const NervDsp * dsp, const NervFrameFormat * fmt,
+    const float *out, int ow, int oh, float *tmp, guint8 * dst)
+{
+  nerv_frame_from_output (fmt, out, ow, oh, tmp);
+  dsp->f32_to_u8 (dst, tmp, (int) nerv_frame_format_frame_size (fmt));
+}
+
+/* ---- encoder ---------------------------------------------------------- */
+
+struct _NervEncoder {
+  NervEncoderSettings s;
+  NervFrameFormat ffmt;
+  NervPool *pool;
+  NervScratch *scratch;
+  NervModelConfig cfg;
+  NervModel *model;
+  NervQuant *quant;
+  gint32 *ints, *prev_ints;
+  gboolean have_prev;           /* prev_ints hold the last group's integers */
+  NervClip *clip;               /* the group being collected */
+  int n_buffered;
+  guint64 n_in;                 /* frames pushed */
+  guint64 group_first;
+  guint32 group_index;
+  int groups_since_key;
+  GQueue out;
+  NervGroupStats last;
+  gboolean have_last;
+  /* rate control */
+  double key_bpp, res_bpp;      /* measured bits per parameter */
+  double bits_spent, bits_target;
+  size_t budget;
+  gboolean stopped;
+};
+
+static float
+default_lr (size_t params)
+{
+  /* measured, docs/design.md: small models want a large rate */
+  return params < 100000 ? 2e-2f : 1e-3f;
+}
+
+static gboolean
+pick_config (NervEncoder * enc, GError ** error)
+{
+  const NervEncoderSettings *s = &enc->s;
+  size_t budget = s->params;
+
+  if (s->bitrate > 0) {
+    const double fps = s->fps_n && s->fps_d ? (double) s->fps_n / s->fps_d : 25.0;
+    const double frame_bits = s->bitrate * 1000.0 / fps;
+    const int K = s->key_interval, G = s->group_size;
+    /* what the next key period may spend, corrected by what was overspent */
+    double period = frame_bits * G * K;
+    double embed, per_param;
+    NervModelConfig trial;
+
+    if (enc->bits_target > 0)
+      period = MAX (period * 0.25, period + (enc->bits_target - enc->bits_spent) * 0.5);
+    per_param = enc->key_bpp + (K - 1) * enc->res_bpp;
+    budget = 1000;
+    /* the embeddings depend on the shape: two passes settle it */
+    for (int pass = 0; pass < 2; pass++) {
+      if (!nerv_model_config_for_budget (&trial, s->kind, s->width, s->height,
+              enc->ffmt.n_planes, budget, NULL))
+        nerv_model_config_for_budget (&trial, s->kind, s->width, s->height,
+            enc->ffmt.n_planes, 1 << 20, NULL);
+      embed = (double) nerv_model_config_embed_size (&trial) *
+          (s->embed_bits - 1.5) * G * K + 64.0 * G * K;
+      budget = (size_t) MAX ((period - embed) / per_param, 1000.0);
+    }
+  }
+  if (!nerv_model_config_for_budget (&enc->cfg, s->kind, s->width, s->height,
+          enc->ffmt.n_planes, budget, error))
+    return FALSE;
+  enc->budget = budget;
+  return TRUE;
+}
+
+NervEncoder *
+nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
+{
+  NervEncoder *enc;
+
+#define CHECK(cond, ...) G_STMT_START { if (!(cond)) { \
+    g_set_error (error, NERV_ERROR, NERV_ERROR_INVALID, __VA_ARGS__); \
+    return NULL; } } G_STMT_END
+  CHECK (s->width >= 1 && s->width <= NERV_MAX_DIM && s->height >= 1
+      && s->height <= NERV_MAX_DIM, "frame size %dx%d not within 1..%d",
+      s->width, s->height, NERV_MAX_DIM);
+  CHECK (s->format <= NERV_FORMAT_GRAY8, "unknown pixel format");
+  CHECK (s->group_size >= 1 && s->group_size <= NERV_MAX_GROUP,
+      "group size %d not within 1..%d", s->group_size, NERV_MAX_GROUP);
+  CHECK (s->key_interval >= 1 && s->key_interval <= 65535,
+      "key interval %d not within 1..65535", s->key_interval);
+  CHECK (s->weight_bits >= 2 && s->weight_bits <= 16,
+      "weight bits %d not within 2..16", s->weight_bits);
+  CHECK (s->embed_bits >= 2 && s->embed_bits <= 16,
+      "embedding bits %d not within 2..16", s->embed_bits);
+  CHECK (s->epochs_key >= 1 && s->epochs_delta >= 1 && s->qat_epochs >= 0
+      && s->epochs_key <= 100000 && s->epochs_delta <= 100000
+      && s->qat_epochs <= 100000, "epochs out of range");
+  CHECK (s->bitrate > 0 || (s->params >= 100 && s->params <= NERV_MAX_PARAMS),
+      "parameter budget %zu not within 100..%d", s->params, NERV_MAX_PARAMS);
+  CHECK (s->bitrate <= 1000000, "bitrate %u kbit/s above 1000000", s->bitrate);
+#undef CHECK
+
+  enc = g_new0 (NervEncoder, 1);
+  enc->s = *s;
+  nerv_pixel_format_frame_format (s->format, s->width, s->height, &enc->ffmt);
+  enc->key_bpp = PRIOR_KEY_BITS_PER_PARAM (s->weight_bits);
+  enc->res_bpp = PRIOR_RES_BITS_PER_PARAM;
+  if (!pick_config (enc, error)) {
+    g_free (enc);
+    return NULL;
+  }
+  enc->pool = nerv_pool_new (s->threads);
+  enc->scratch = nerv_scratch_new (enc->pool, NULL);
+  enc->clip = nerv_clip_new (&enc->ffmt, s->group_size);
+  g_queue_init (&enc->out);
+  return enc;
+}
+
+static void
+free_model (NervEncoder * enc)
+{
+  nerv_model_free (enc->model);
+  nerv_quant_free (enc->quant);
+  nerv_free (enc->ints);
+  nerv_free (enc->prev_ints);
+  enc->model = NULL;
+  enc->quant = NULL;
+  enc->ints = enc->prev_ints = NULL;
+  enc->have_prev = FALSE;
+}
+
+void
+nerv_encoder_free (NervEncoder * enc)
+{
+  NervEncodedFrame *f;
+  if (!enc)
+    return;
+  while ((f = g_queue_pop_head (&enc->out))) {
+    nerv_encoded_frame_clear (f);
+    g_free (f);
+  }
+  free_model (enc);
+  nerv_clip_free (enc->clip);
+  nerv_scratch_free (enc->scratch);
+  nerv_pool_free (enc->pool);
+  g_free (enc);
+}
+
+const NervModelConfig *
+nerv_encoder_model (NervEncoder * enc)
+{
+  return &enc->cfg;
+}
+
+int
+nerv_encoder_pending (NervEncoder * enc)
+{
+  return enc->n_buffered;
+}
+
+typedef struct {
+  NervEncoder *enc;
+  gboolean key;
+} ProgressCtx;
+
+static gboolean
+train_progress (const NervTrainProgress * p, gpointer data)
+{
+  ProgressCtx *c = data;
+  NervEncoderProgress ep;
+  if (!c->enc->s.progress)
+    return TRUE;
+  ep.group = (int) c->enc->group_index;
+  ep.key = c->key;
+  ep.train = p;
+  if (!c->enc->s.progress (&ep, c->enc->s.user_data)) {
+    c->enc->stopped = TRUE;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+fake_quant (float *params, gpointer data)
+{
+  nerv_quant_fake (data, params);
+}
+
+static void
+push_unit (NervEncoder * enc, guint64 frame, gboolean start, gboolean key,
+    GByteArray * bytes)
+{
+  NervEncodedFrame *f = g_new0 (NervEncodedFrame, 1);
+  f->frame = frame;
+  f->group_start = start;
+  f->key = key;
+  f->data = g_byte_array_free_to_bytes (bytes);
+  g_queue_push_tail (&enc->out, f);
+}
+
+static gboolean
+encode_group (NervEncoder * enc)
+{
+  const NervEncoderSettings *s = &enc->s;
+  const int n = enc->n_buffered;
+  gboolean key = enc->groups_since_key == 0 || !enc->have_prev;
+  gboolean from_scratch;
+  NervClip view;
+  NervTrainParams tp;
+  NervTrainer *tr;
+  ProgressCtx pc = { enc, FALSE };
+  size_t np, esize, group_bits = 0;
+  float *params;
+  gint64 t0 = g_get_monotonic_time ();
+  GByteArray *body, *pkt;
+  NervRangeEncoder rc;
+  gint32 *eints = NULL;
+  float *tmp;
+  guint8 *u8;
+  double sq[NERV_MAX_PLANES] = { 0 };
+  const NervModelConfig *cfg;
+
+  if (n == 0)
+    return TRUE;
+  if (key && s->bitrate > 0) {
+    NervModelConfig old = enc->cfg;
+    if (!pick_config (enc, NULL))
+      enc->cfg = old;
+    if (enc->model && memcmp (&old, &enc->cfg, sizeof (old)))
+      free_model (enc);
+  }
+  cfg = &enc->cfg;
+  from_scratch = enc->model == NULL;
+  if (from_scratch) {
+    enc->model = nerv_model_new (cfg, enc->scratch);
+    enc->quant = nerv_quant_new (cfg, s->weight_bits);
+    enc->ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
+    enc->prev_ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
+  }
+  params = nerv_model_params (enc->model, &np);
+  esize = nerv_model_config_embed_size (cfg);
+  pc.key = key;
+
+  /* a view of the first n frames of the group buffer */
+  view = *enc->clip;
+  view.n_frames = n;
+
+  nerv_train_params_init (&tp);
+  tp.epochs = from_scratch ? s->epochs_key : s->epochs_delta;
+  tp.lr = s->lr > 0 ? s->lr : default_lr (np);
+  tp.embed_lr_scale = s->embed_lr > 0 ? s->embed_lr : (np < 100000 ? 4.0f : 1.0f);
+  tp.seed = s->seed + enc->group_index;
+  tp.progress = train_progress;
+  tp.user_data = &pc;
+  /* the first group of a stream initialises from the seed; every later
+   * one starts from the weights the decoder holds */
+  tr = nerv_trainer_new (enc->model, &view, &tp, !from_scratch);
+  if (!nerv_trainer_run (tr))
+    goto stopped;
+
+  /* steps: from the trained weights at a key group, kept in between */
+  if (key)
+    nerv_quant_choose_steps (enc->quant, params);
+  if (s->qat_epochs > 0) {
+    tp.epochs = s->qat_epochs;
+    tp.lr *= 0.1f;
+    tp.warmup = 0.0f;
+    nerv_trainer_set_params (tr, &tp);
+    nerv_trainer_set_fake_quant (tr, fake_quant, enc->quant, s->embed_bits);
+    if (!nerv_trainer_run (tr))
+      goto stopped;
+  }
+  nerv_quant_apply (enc->quant, params, enc->ints, 0);
+  nerv_quant_dequant (enc->quant, enc->ints, params);
+
+  /* group packet */
+  body = g_byte_array_new ();
+  {
+    NervGroupHeader gh = { enc->group_index, key, n, enc->group_first, NULL, 0 };
+    nerv_group_header_write (&gh, body);
+  }
+  nerv_range_encoder_init (&rc, body);
+  if (key) {
+    gint32 *d = g_new (gint32, enc->quant->n_rows);
+    for (int r = 0; r < enc->quant->n_rows; r++)
+      d[r] = enc->quant->row_exp[r] - (r ? enc->quant->row_exp[r - 1] : 0);
+    nerv_entropy_encode_ints_rc (&rc, d, enc->quant->n_rows);
+    g_free (d);
+  }
+  for (int t = 0; t < enc->quant->n_tensors; t++) {
+    const NervTensorInfo *ti = &enc->quant->t[t];
+    const size_t len = (size_t) ti->rows * ti->row_len;
+    gint32 *v = enc->ints + ti->offset;
+    if (key) {
+      nerv_entropy_encode_ints_rc (&rc, v, len);
+    } else {
+      gint32 *d = g_new (gint32, len);
+      for (size_t i = 0; i < len; i++)
+        d[i] = v[i] - enc->prev_ints[ti->offset + i];
+      nerv_entropy_encode_ints_rc (&rc, d, len);
+      g_free (d);
+    }
+  }
+  nerv_range_encoder_finish (&rc);
+  memcpy (enc->prev_ints, enc->ints, np * sizeof (gint32));
+  enc->have_prev = TRUE;
+
+  /* frames: quantise each embedding, decode the frame as the decoder will,
+   * and write its packet */
+  tmp = nerv_alloc_floats (enc->clip->frame_size);
+  u8 = g_malloc (enc->clip->frame_size);
+  if (esize)
+    eints = g_new (gint32, esize);
+  for (int f = 0; f < n; f++) {
+    GByteArray *fb = g_byte_array_new ();
+    NervFrameHeader fh = { enc->group_first + f, f, 0, NULL, 0 };
+    float *embed = esize ? nerv_trainer_embeddings (tr) + esize * f : NULL;
+    const float *ref = enc->clip->data + enc->clip->frame_size * f;
+    const float *out;
+
+    if (esize) {
+      fh.exp = nerv_quant_vector (embed, esize, s->embed_bits, eints);
+      nerv_dequant_vector (eints, esize, fh.exp, embed);
+    }
+    nerv_frame_header_write (&fh, fb);
+    if (esize) {
+      NervRangeEncoder frc;
+      nerv_range_encoder_init (&frc, fb);
+      nerv_entropy_encode_ints_rc (&frc, eints, esize);
+      nerv_range_encoder_finish (&frc);
+    }
+    out = nerv_model_forward (enc->model, embed, (float) f / n);
+    output_to_u8 (enc->scratch->dsp, &enc->ffmt, out,
+        nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
+        tmp, u8);
+    for (int c = 0, off = 0; c < enc->ffmt.n_planes; c++) {
+      const int len = nerv_frame_format_plane_width (&enc->ffmt, c) *
+          nerv_frame_format_plane_height (&enc->ffmt, c);
+      double se = 0;
+      for (int i = 0; i < len; i++) {
+        const double e = u8[off + i] / 255.0 - ref[off + i];
+        se += e * e;
+      }
+      sq[c] += se / len / n;
+      off += len;
+    }
+
+    pkt = g_byte_array_new ();
+    if (f == 0) {
+      if (key) {
+        GByteArray *hb = g_byte_array_new ();
+        NervStreamHeader h;
+        memset (&h, 0, sizeof (h));
+        h.fps_n = s->fps_n;
+        h.fps_d = s->fps_d;
+        h.format = s->format;
+        h.model = *cfg;
+        h.group_size = s->group_size;
+        h.key_interval = s->key_interval;
+        h.weight_bits = s->weight_bits;
+        h.embed_bits = s->embed_bits;
+        nerv_stream_header_write (&h, hb);
+        nerv_packet_write (pkt, NERV_PACKET_STREAM, hb->data, hb->len);
+        g_byte_array_free (hb, TRUE);
+      }
+      nerv_packet_write (pkt, NERV_PACKET_GROUP, body->data, body->len);
+      enc->last.weight_bits = 8 * (pkt->len);
+    }
+    nerv_packet_write (pkt, NERV_PACKET_FRAME, fb->data, fb->len);
+    g_byte_array_free (fb, TRUE);
+    group_bits += 8 * (size_t) pkt->len;
+    push_unit (enc, enc->group_first + f, f == 0, key && f == 0, pkt);
+  }
+  g_free (eints);
+  g_free (u8);
+  nerv_free (tmp);
+  g_byte_array_free (body, TRUE);
+  nerv_trainer_free (tr);
+
+  /* stats and the rate model */
+  enc->last.group = (int) enc->group_index;
+  enc->last.key = key;
+  enc->last.n_frames = n;
+  enc->last.bits = group_bits;
+  enc->last.psnr_y = nerv_psnr (sq[0]);
+  enc->last.psnr_yuv = nerv_psnr_weighted (&enc->ffmt, sq);
+  enc->last.train_s = (g_get_monotonic_time () - t0) / 1e6;
+  enc->last.params = np;
+  enc->have_last = TRUE;
+  if (s->bitrate > 0) {
+    const double fps = s->fps_n && s->fps_d ? (double) s->fps_n / s->fps_d : 25.0;
+    const double wbits = enc->last.weight_bits;
+    enc->bits_spent += group_bits;
+    enc->bits_target += s->bitrate * 1000.0 / fps * n;
+    if (key)
+      enc->key_bpp = 0.5 * enc->key_bpp + 0.5 * wbits / np;
+    else
+      enc->res_bpp = 0.5 * enc->res_bpp + 0.5 * wbits / np;
+  }
+
+  enc->group_first += n;
+  enc->group_index++;
+  enc->groups_since_key = (enc->groups_since_key + 1) % s->key_interval;
+  enc->n_buffered = 0;
+  return TRUE;
+
+stopped:
+  nerv_trainer_free (tr);
+  return FALSE;
+}
+
+gboolean
+nerv_encoder_push_frame (NervEncoder * enc, const guint8 * const planes[3],
+    const int strides[3])
+{
+  const NervDsp *dsp = enc->scratch->dsp;
+
+  g_return_val_if_fail (enc->n_buffered < enc->s.group_size, FALSE);
+  if (enc->stopped)
+    return FALSE;
+  for (int c = 0; c < enc->ffmt.n_planes; c++) {
+    const int pw = nerv_frame_format_plane_width (&enc->ffmt, c);
+    const int ph = nerv_frame_format_plane_height (&enc->ffmt, c);
+    float *dst = nerv_clip_plane (enc->clip, enc->n_buffered, c);
+    for (int y = 0; y < ph; y++)
+      dsp->u8_to_f32 (dst + (size_t) y * pw, planes[c] + (size_t) y * strides[c], pw);
+  }
+  enc->n_buffered++;
+  enc->n_in++;
+  if (enc->n_buffered == enc->s.group_size)
+    return encode_group (enc);
+  return TRUE;
+}
+
+gboolean
+nerv_encoder_finish (NervEncoder * enc)
+{
+  if (enc->stopped)
+    return FALSE;
+  return encode_group (enc);
+}
+
+gboolean
+nerv_encoder_pop (NervEncoder * enc, NervEncodedFrame * out)
+{
+  NervEncodedFrame *f = g_queue_pop_head (&enc->out);
+  if (!f)
+    return FALSE;
+  *out = *f;
+  g_free (f);
+  return TRUE;
+}
+
+void
+nerv_encoded_frame_clear (NervEncodedFrame * f)
+{
+  g_clear_pointer (&f->data, g_bytes_unref);
+}
+
+gboolean
+nerv_encoder_last_group (NervEncoder * enc, NervGroupStats * stats)
+{
+  if (!enc->have_last)
+    return FALSE;
+  *stats = enc->last;
+  return TRUE;
+}
+
+/* ---- decoder ---------------------------------------------------------- */
+
+struct _NervDecoder {
+  int threads;
+  NervPool *pool;
+  NervScratch *scratch;
+  gboolean have_header;
+  NervStreamHeader header;
+  NervFrameFormat ffmt;
+  NervModel *model;
+  NervQuant *quant;
+  gint32 *ints;
+  gboolean have_group;          /* the model holds a decodable group */
+  NervGroupHeader group;
+  float *embed;
+  gint32 *eints;
+  float *tmp;
+  guint8 *frame;
+  gboolean have_frame;
+  NervDecodedFrame out;
+};
+
+NervDecoder *
+nerv_decoder_new (int threads)
+{
+  NervDecoder *dec = g_new0 (NervDecoder, 1);
+  dec->threads = threads;
+  dec->pool = nerv_pool_new (threads);
+  dec->scratch = nerv_scratch_new (dec->pool, NULL);
+  return dec;
+}
+
+static void
+decoder_free_model (NervDecoder * dec)
+{
+  nerv_model_free (dec->model);
+  nerv_quant_free (dec->quant);
+  nerv_free (dec->ints);
+  nerv_free (dec->embed);
+  g_free (dec->eints);
+  nerv_free (dec->tmp);
+  g_free (dec->frame);
+  dec->model = NULL;
+  dec->quant = NULL;
+  dec->ints = NULL;
+  dec->embed = NULL;
+  dec->eints = NULL;
+  dec->tmp = NULL;
+  dec->frame = NULL;
+  dec->have_group = FALSE;
+}
+
+void
+nerv_decoder_free (NervDecoder * dec)
+{
+  if (!dec)
+    return;
+  decoder_free_model (dec);
+  nerv_scratch_free (dec->scratch);
+  nerv_pool_free (dec->pool);
+  g_free (dec);
+}
+
+const NervStreamHeader *
+nerv_decoder_header (NervDecoder * dec)
+{
+  return dec->have_header ? &dec->header : NULL;
+}
+
+void
+nerv_decoder_reset (NervDecoder * dec)
+{
+  dec->have_group = FALSE;
+  dec->have_frame = FALSE;
+}
+
+static NervStatus
+decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
+{
+  NervStreamHeader h;
+  NervStatus st = nerv_stream_header_parse (pkt->payload, pkt->size, &h);
+
+  if (st != NERV_OK)
+    return st;
+  if (!dec->have_header || memcmp (&h.model, &dec->header.model,
+          sizeof (h.model)) || h.weight_bits != dec->header.weight_bits
+      || h.format != dec->header.format) {
+    const NervModelConfig *cfg = &h.model;
+    decoder_free_model (dec);
+    dec->model = nerv_model_new (cfg, dec->scratch);
+    dec->quant = nerv_quant_new (cfg, h.weight_bits);
+    dec->ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
+    dec->embed = nerv_alloc_floats (MAX (nerv_model_config_embed_size (cfg), 1));
+    dec->eints = g_new0 (gint32, MAX (nerv_model_config_embed_size (cfg), 1));
+    nerv_pixel_format_frame_format (h.format, cfg->width, cfg->height, &dec->ffmt);
+    dec->tmp = nerv_alloc_floats (nerv_frame_format_frame_size (&dec->ffmt));
+    dec->frame = g_malloc (nerv_frame_format_frame_size (&dec->ffmt));
+  }
+  dec->header = h;
+  dec->have_header = TRUE;
+  return NERV_OK;
+}
+
+static NervStatus
+decode_group (NervDecoder * dec, const NervPacket * pkt)
+{
+  NervGroupHeader g;
+  NervRangeDecoder rc;
+  NervQuant *q = dec->quant;
+  NervStatus st;
+  size_t np;
+  gint32 *v;
+
+  if (!dec->have_header)
+    return NERV_ERR_NO_HEADER;
+  st = nerv_group_header_parse (pkt->payload, pkt->size, &g);
+  if (st != NERV_OK)
+    goto fail;
+  if (g.n_frames > dec->header.group_size) {
+    st = NERV_ERR_INVALID;
+    goto fail;
+  }
+  if (!g.key && !dec->have_group) {
+    st = NERV_ERR_NO_KEY;
+    goto fail;
+  }
+  nerv_model_params (dec->model, &np);
+  v = g_new (gint32, np);
+  nerv_range_decoder_init (&rc, g.body, g.body_size);
+  if (g.key) {
+    int *exps = g_new (int, q->n_rows);
+    gint32 *d = g_new (gint32, q->n_rows);
+    gboolean ok = nerv_entropy_decode_ints_rc (&rc, d, q->n_rows);
+    for (int r = 0; ok && r < q->n_rows; r++) {
+      const gint64 e = (gint64) d[r] + (r ? exps[r - 1] : 0);
+      if (e < NERV_QUANT_EXP_MIN || e > NERV_QUANT_EXP_MAX)
+        ok = FALSE;
+      else
+        exps[r] = (int) e;
+    }
+    if (ok)
+      memcpy (q->row_exp, exps, sizeof (int) * q->n_rows);
+    g_free (exps);
+    g_free (d);
+    if (!ok) {
+      g_free (v);
+      st = nerv_range_decoder_ok (&rc) ? NERV_ERR_INVALID : NERV_ERR_TRUNCATED;
+      goto fail;
+    }
+  }
+  for (int t = 0; t < q->n_tensors; t++) {
+    const NervTensorInfo *ti = &q->t[t];
+    if (!nerv_entropy_decode_ints_rc (&rc, v + ti->offset,
+            (size_t) ti->rows * ti->row_len)) {
+      g_free (v);
+      st = nerv_range_decoder_ok (&rc) ? NERV_ERR_INVALID : NERV_ERR_TRUNCATED;
+      goto fail;
+    }
+  }
+  if (!nerv_range_decoder_ok (&rc)) {
+    g_free (v);
+    st = NERV_ERR_TRUNCATED;
+    goto fail;
+  }
+  for (size_t i = 0; i < np; i++) {
+    const gint64 x = g.key ? v[i] : (gint64) dec->ints[i] + v[i];
+    if (x < -(1 << 24) || x > (1 << 24)) {
+      g_free (v);
+      st = NERV_ERR_INVALID;
+      goto fail;
+    }
+    v[i] = (gint32) x;
+  }
+  memcpy (dec->ints, v, np * sizeof (gint32));
+  g_free (v);
+  nerv_quant_dequant (q, dec->ints, nerv_model_params (dec->model, NULL));
+  dec->group = g;
+  dec->group.body = NULL;
+  dec->group.body_size = 0;
+  dec->have_group = TRUE;
+  return NERV_OK;
+
+fail:
+  /* what follows depends on this group: wait for the next key group */
+  dec->have_group = FALSE;
+  return st;
+}
+
+static NervStatus
+decode_frame (NervDecoder * dec, const NervPacket * pkt)
+{
+  NervFrameHeader f;
+  NervStatus st;
+  const NervModelConfig *cfg;
+  size_t esize;
+  const float *out;
+
+  if (!dec->have_header)
+    return NERV_ERR_NO_HEADER;
+  if (!dec->have_group)
+    return NERV_ERR_NO_KEY;
+  st = nerv_frame_header_parse (pkt->payload, pkt->size, &f);
+  if (st != NERV_OK)
+    return st;
+  if (f.index >= dec->group.n_frames)
+    return NERV_ERR_INVALID;
+  cfg = &dec->header.model;
+  esize = nerv_model_config_embed_size (cfg);
+  if (esize) {
+    NervRangeDecoder rc;
+    nerv_range_decoder_init (&rc, f.body, f.body_size);
+    if (!nerv_entropy_decode_ints_rc (&rc, dec->eints, esize)
+        || !nerv_range_decoder_ok (&rc))
+      return nerv_range_decoder_ok (&rc) ? NERV_ERR_INVALID : NERV_ERR_TRUNCATED;
+    nerv_dequant_vector (dec->eints, esize, f.exp, dec->embed);
+  }
+  out = nerv_model_forward (dec->model, dec->embed,
+      (float) f.index / dec->group.n_frames);
+  output_to_u8 (dec->scratch->dsp, &dec->ffmt, out,
+      nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
+      dec->tmp, dec->frame);
+
+  memset (&dec->out, 0, sizeof (dec->out));
+  dec->out.frame = f.frame;
+  dec->out.format = dec->header.format;
+  dec->out.width = cfg->width;
+  dec->out.height = cfg->height;
+  dec->out.n_planes = dec->ffmt.n_planes;
+  dec->out.key = dec->group.key && f.index == 0;
+  for (int c = 0, off = 0; c < dec->ffmt.n_planes; c++) {
+    dec->out.planes[c] = dec->frame + off;
+    dec->out.strides[c] = nerv_frame_format_plane_width (&dec->ffmt, c);
+    off += dec->out.strides[c] * nerv_frame_format_plane_height (&dec->ffmt, c);
+  }
+  dec->have_frame = TRUE;
+  return NERV_OK;
+}
+
+NervStatus
+nerv_decoder_decode (NervDecoder * dec, const guint8 * data, size_t size,
+    size_t * consumed)
+{
+  NervPacket pkt;
+  NervStatus st;
+
+  dec->have_frame = FALSE;
+  st = nerv_packet_parse (data, size, &pkt, consumed);
+  if (st == NERV_ERR_SYNC || st == NERV_ERR_CRC) {
+    /* skip to the next marker; groups until the next key are lost */
+    *consumed = nerv_packet_find_sync (data, size);
+    if (st == NERV_ERR_CRC)
+      dec->have_group = FALSE;
+    return st;
+  }
+  if (st != NERV_OK) {
+    *consumed = 0;
+    return st;
+  }
+  switch (pkt.type) {
+    case NERV_PACKET_STREAM:
+      st = decode_stream_header (dec, &pkt);
+      if (st != NERV_OK)
+        dec->have_group = FALSE;
+      return st;
+    case NERV_PACKET_GROUP:
+      return decode_group (dec, &pkt);
+    case NERV_PACKET_FRAME:
+      return decode_frame (dec, &pkt);
+    default:
+      return NERV_OK;           /* unknown packet types are skipped */
+  }
+}
+
+gboolean
+nerv_decoder_get_frame (NervDecoder * dec, NervDecodedFrame * out)
+{
+  if (!dec->have_frame)
+    return FALSE;
+  *out = dec->out;
+  dec->have_frame = FALSE;
+  return TRUE;
+}

@@ -1,0 +1,190 @@
+/* gst-nerv: neural video codec core
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "nerv-quant.h"
+
+#include <math.h>
+#include <string.h>
+
+int
+nerv_model_tensors (const NervModelConfig * cfg, NervTensorInfo * t)
+{
+  int n = 0;
+  size_t off = 0;
+  const int grid = cfg->embed_h * cfg->embed_w;
+
+#define ADD(cout, len) G_STMT_START { \
+    t[n].offset = off; t[n].rows = (cout); t[n].row_len = (len); \
+    t[n].is_bias = FALSE; off += (size_t) (cout) * (len); n++; \
+    t[n].offset = off; t[n].rows = 1; t[n].row_len = (cout); \
+    t[n].is_bias = TRUE; off += (cout); n++; } G_STMT_END
+
+  if (cfg->kind == NERV_MODEL_NERV) {
+    ADD (cfg->mlp_hidden, 2 * cfg->pe_levels);
+    ADD (cfg->fc_dim * grid, cfg->mlp_hidden);
+  } else {
+    ADD (cfg->fc_dim, cfg->embed_c);
+  }
+  for (int i = 0; i < cfg->n_stages; i++) {
+    const int cin = i == 0 ? cfg->fc_dim : cfg->channels[i - 1];
+    const int s = cfg->strides[i], k = cfg->kernels[i];
+    ADD (cfg->channels[i] * s * s, cin * k * k);
+  }
+  ADD (cfg->out_channels, cfg->channels[cfg->n_stages - 1] * cfg->head_kernel *
+      cfg->head_kernel);
+#undef ADD
+  g_assert (off == nerv_model_config_n_params (cfg));
+  return n;
+}
+
+NervQuant *
+nerv_quant_new (const NervModelConfig * cfg, int weight_bits)
+{
+  NervQuant *q = g_new0 (NervQuant, 1);
+  q->n_tensors = nerv_model_tensors (cfg, q->t);
+  for (int i = 0; i < q->n_tensors; i++)
+    q->n_rows += q->t[i].rows;
+  q->row_exp = g_new0 (int, q->n_rows);
+  q->weight_bits = weight_bits;
+  return q;
+}
+
+void
+nerv_quant_free (NervQuant * q)
+{
+  if (!q)
+    return;
+  g_free (q->row_exp);
+  g_free (q);
+}
+
+double
+nerv_quant_step (int e)
+{
+  /* 2^(i/8), i = 0..7, correctly rounded doubles */
+  static const double frac[8] = {
+    1.0, 1.0905077326652577, 1.1892071150027210, 1.2968395546510096,
+    1.4142135623730951, 1.5422108254079407, 1.6817928305074290,
+    1.8340080864093424
+  };
+  const int q = e >= 0 ? e / 8 : -((-e + 7) / 8);
+  return ldexp (frac[e - 8 * q], q);
+}
+
+int
+nerv_quant_choose_exp (const float *x, size_t n, int qmax)
+{
+  float m = 0;
+  int e;
+
+  for (size_t i = 0; i < n; i++)
+    m = MAX (m, fabsf (x[i]));
+  if (!(m > 0))
+    return NERV_QUANT_EXP_MIN;
+  e = (int) ceil (8.0 * log2 (m / qmax));
+  e = CLAMP (e, NERV_QUANT_EXP_MIN, NERV_QUANT_EXP_MAX);
+  /* make sure of the bound despite log2's rounding */
+  while (e < NERV_QUANT_EXP_MAX && m / nerv_quant_step (e) > qmax + 0.5)
+    e++;
+  return e;
+}
+
+static int
+row_qmax (const NervQuant * q, const NervTensorInfo * t)
+{
+  const int bits = MIN (q->weight_bits + (t->is_bias ? 8 : 0), 24);
+  return (1 << (bits - 1)) - 1;
+}
+
+void
+nerv_quant_choose_steps (NervQuant * q, const float *params)
+{
+  int r = 0;
+  for (int i = 0; i < q->n_tensors; i++) {
+    const NervTensorInfo *t = &q->t[i];
+    const int qmax = row_qmax (q, t);
+    for (int row = 0; row < t->rows; row++, r++)
+      q->row_exp[r] = nerv_quant_choose_exp (params + t->offset +
+          (size_t) row * t->row_len, t->row_len, qmax);
+  }
+}
+
+void
+nerv_quant_apply (const NervQuant * q, const float *params, gint32 * ints,
+    gint32 limit)
+{
+  int r = 0;
+  for (int i = 0; i < q->n_tensors; i++) {
+    const NervTensorInfo *t = &q->t[i];
+    const gint32 lim = limit > 0 ? limit : row_qmax (q, t);
+    for (int row = 0; row < t->rows; row++, r++) {
+      const double inv = 1.0 / nerv_quant_step (q->row_exp[r]);
+      const size_t base = t->offset + (size_t) row * t->row_len;
+      for (int k = 0; k < t->row_len; k++) {
+        double v = nearbyint (params[base + k] * inv);
+        ints[base + k] = (gint32) CLAMP (v, -lim, lim);
+      }
+    }
+  }
+}
+
+void
+nerv_quant_dequant (const NervQuant * q, const gint32 * ints, float *params)
+{
+  int r = 0;
+  for (int i = 0; i < q->n_tensors; i++) {
+    const NervTensorInfo *t = &q->t[i];
+    for (int row = 0; row < t->rows; row++, r++) {
+      const double step = nerv_quant_step (q->row_exp[r]);
+      const size_t base = t->offset + (size_t) row * t->row_len;
+      for (int k = 0; k < t->row_len; k++)
+        params[base + k] = (float) (ints[base + k] * step);
+    }
+  }
+}
+
+void
+nerv_quant_fake (const NervQuant * q, float *params)
+{
+  int r = 0;
+  for (int i = 0; i < q->n_tensors; i++) {
+    const NervTensorInfo *t = &q->t[i];
+    const int lim = row_qmax (q, t);
+    for (int row = 0; row < t->rows; row++, r++) {
+      const double step = nerv_quant_step (q->row_exp[r]);
+      float *p = params + t->offset + (size_t) row * t->row_len;
+      for (int k = 0; k < t->row_len; k++) {
+        const double v = CLAMP (nearbyint (p[k] / step), -lim, lim);
+        p[k] = (float) (v * step);
+      }
+    }
+  }
+}
+
+int
+nerv_quant_vector (const float *x, size_t n, int bits, gint32 * ints)
+{
+  const int qmax = (1 << (bits - 1)) - 1;
+  const int e = nerv_quant_choose_exp (x, n, qmax);
+  const double inv = 1.0 / nerv_quant_step (e);
+  for (size_t i = 0; i < n; i++)
+    ints[i] = (gint32) CLAMP (nearbyint (x[i] * inv), -qmax, qmax);
+  return e;
+}
+
+void
+nerv_dequant_vector (const gint32 * ints, size_t n, int e, float *x)
+{
+  const double step = nerv_quant_step (e);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (float) (ints[i] * step);
+}
+
+void
+nerv_fake_quant_vector (float *x, size_t n, int bits)
+{
+  gint32 *tmp = g_new (gint32, MAX (n, 1));
+  const int e = nerv_quant_vector (x, n, bits, tmp);
+  nerv_dequant_vector (tmp, n, e, x);
+  g_free (tmp);
+}

@@ -1,0 +1,514 @@
+/* gst-nerv: nerv-tool, the codec core from the command line
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   nerv-tool encode IN.y4m OUT.nerv [--bitrate KBPS | --params N] ...
+ *   nerv-tool decode IN.nerv OUT.y4m
+ *   nerv-tool info IN.nerv
+ *   nerv-tool psnr A.y4m B.y4m
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
+
+#include "nerv-codec.h"
+#include "nerv-entropy.h"
+
+/* ---- 8-bit y4m ---------------------------------------------------------- */
+
+typedef struct {
+  FILE *f;
+  int width, height;
+  guint32 fps_n, fps_d;
+  NervPixelFormat format;
+  size_t frame_size;
+  int plane_w[3], plane_h[3], n_planes;
+} Y4m;
+
+static gboolean
+y4m_open (Y4m * y, const char *path, GError ** error)
+{
+  char line[512];
+  memset (y, 0, sizeof (*y));
+  y->fps_n = 25;
+  y->fps_d = 1;
+  y->format = NERV_FORMAT_I420;
+  y->f = fopen (path, "rb");
+  if (!y->f) {
+    g_set_error (error, NERV_ERROR, NERV_ERROR_IO, "cannot open %s", path);
+    return FALSE;
+  }
+  if (!fgets (line, sizeof (line), y->f) || strncmp (line, "YUV4MPEG2 ", 10)) {
+    g_set_error (error, NERV_ERROR, NERV_ERROR_DATA, "%s is not a y4m file", path);
+    return FALSE;
+  }
+  for (char *tok = strtok (line + 10, " \n"); tok; tok = strtok (NULL, " \n")) {
+    if (tok[0] == 'W')
+      y->width = atoi (tok + 1);
+    else if (tok[0] == 'H')
+      y->height = atoi (tok + 1);
+    else if (tok[0] == 'F')
+      sscanf (tok + 1, "%u:%u", &y->fps_n, &y->fps_d);
+    else if (tok[0] == 'C') {
+      if (!strcmp (tok, "Cmono"))
+        y->format = NERV_FORMAT_GRAY8;
+      else if (!strcmp (tok, "C444"))
+        y->format = NERV_FORMAT_Y444;
+      else if (strncmp (tok, "C420", 4)) {
+        g_set_error (error, NERV_ERROR, NERV_ERROR_DATA,
+            "%s: colour space %s not supported (8-bit 420, 444 or mono)",
+            path, tok + 1);
+        return FALSE;
+      }
+    }
+  }
+  if (y->width < 1 || y->height < 1 || y->width > NERV_MAX_DIM
+      || y->height > NERV_MAX_DIM) {
+    g_set_error (error, NERV_ERROR, NERV_ERROR_DATA,
+        "%s: frame size %dx%d not within 1..%d", path, y->width, y->height,
+        NERV_MAX_DIM);
+    return FALSE;
+  }
+  {
+    NervFrameFormat ff;
+    nerv_pixel_format_frame_format (y->format, y->width, y->height, &ff);
+    y->n_planes = ff.n_planes;
+    for (int c = 0; c < ff.n_planes; c++) {
+      y->plane_w[c] = nerv_frame_format_plane_width (&ff, c);
+      y->plane_h[c] = nerv_frame_format_plane_height (&ff, c);
+    }
+    y->frame_size = nerv_frame_format_frame_size (&ff);
+  }
+  return TRUE;
+}
+
+static gboolean
+y4m_read (Y4m * y, guint8 * buf)
+{
+  char line[256];
+  if (!fgets (line, sizeof (line), y->f) || strncmp (line, "FRAME", 5))
+    return FALSE;
+  return fread (buf, 1, y->frame_size, y->f) == y->frame_size;
+}
+
+static void
+y4m_planes (const Y4m * y, guint8 * buf, const guint8 * planes[3], int strides[3])
+{
+  size_t off = 0;
+  for (int c = 0; c < y->n_planes; c++) {
+    planes[c] = buf + off;
+    strides[c] = y->plane_w[c];
+    off += (size_t) y->plane_w[c] * y->plane_h[c];
+  }
+}
+
+/* ---- encode ------------------------------------------------------------- */
+
+static gboolean
+encode_progress (const NervEncoderProgress * p, gpointer user_data)
+{
+  const NervTrainProgress *t = p->train;
+  if (GPOINTER_TO_INT (user_data) && t->step % MAX (1, t->n_steps / 4) == 0)
+    g_printerr ("  group %d%s epoch %d/%d loss %.5f psnr_y %.2f %.1f s\n",
+        p->group, p->key ? " (key)" : "", t->epoch + 1, t->n_epochs, t->loss,
+        t->psnr_y, t->elapsed_s);
+  return TRUE;
+}
+
+static int
+cmd_encode (int argc, char **argv)
+{
+  gint bitrate = 0, group_size = 8, key_interval = 8, epochs_key = 300;
+  gint epochs_delta = 60, qat = 10, wbits = 8, ebits = 6, threads = 0;
+  gint seed = 1, frames = 0, start = 0;
+  gint64 params = 20000;
+  gboolean verbose = FALSE;
+  gchar *model = NULL;
+  gdouble lr = 0, embed_lr = 0;
+  GOptionEntry entries[] = {
+    {"bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate, "Target kbit/s (0: use --params)", "KBPS"},
+    {"params", 'p', 0, G_OPTION_ARG_INT64, &params, "Decoder parameters (default 20000)", "N"},
+    {"model", 'm', 0, G_OPTION_ARG_STRING, &model, "hnerv (default) or nerv", "KIND"},
+    {"group-size", 'g', 0, G_OPTION_ARG_INT, &group_size, "Frames per group (default 8)", "N"},
+    {"key-interval", 'k', 0, G_OPTION_ARG_INT, &key_interval, "Groups per key group (default 8)", "N"},
+    {"epochs-key", 0, 0, G_OPTION_ARG_INT, &epochs_key, "Epochs from scratch (default 300)", "N"},
+    {"epochs-delta", 0, 0, G_OPTION_ARG_INT, &epochs_delta, "Epochs of later groups (default 60)", "N"},
+    {"qat-epochs", 0, 0, G_OPTION_ARG_INT, &qat, "Quantisation-aware epochs (default 10)", "N"},
+    {"weight-bits", 0, 0, G_OPTION_ARG_INT, &wbits, "Weight bits (default 8)", "N"},
+    {"embed-bits", 0, 0, G_OPTION_ARG_INT, &ebits, "Embedding bits (default 6)", "N"},
+    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Learning rate (default by size)", "LR"},
+    {"embed-lr", 0, 0, G_OPTION_ARG_DOUBLE, &embed_lr, "Embedding lr factor", "X"},
+    {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default all)", "N"},
+    {"seed", 's', 0, G_OPTION_ARG_INT, &seed, "Seed (default 1)", "N"},
+    {"frames", 'n', 0, G_OPTION_ARG_INT, &frames, "Frames to code (default all)", "N"},
+    {"start", 0, 0, G_OPTION_ARG_INT, &start, "Frames to skip", "N"},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Training progress", NULL},
+    {NULL}
+  };
+  GOptionContext *ctx = g_option_context_new ("IN.y4m OUT.nerv - encode");
+  GError *err = NULL;
+  NervEncoderSettings s;
+  NervEncoder *enc;
+  Y4m y;
+  FILE *out;
+  guint8 *buf;
+  guint64 bytes = 0;
+  int n = 0, index = 0;
+  gint64 t0 = g_get_monotonic_time ();
+  double sq_y = 0, sq_yuv = 0;
+  NervGroupStats gs;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &err) || argc != 3) {
+    g_printerr ("nerv-tool encode: %s\n", err ? err->message :
+        "usage: nerv-tool encode [OPTIONS] IN.y4m OUT.nerv");
+    return 2;
+  }
+  g_option_context_free (ctx);
+  if (!y4m_open (&y, argv[1], &err)) {
+    g_printerr ("nerv-tool: %s\n", err->message);
+    return 1;
+  }
+  nerv_encoder_settings_init (&s);
+  s.width = y.width;
+  s.height = y.height;
+  s.format = y.format;
+  s.fps_n = y.fps_n;
+  s.fps_d = y.fps_d;
+  s.kind = model && !strcmp (model, "nerv") ? NERV_MODEL_NERV : NERV_MODEL_HNERV;
+  s.bitrate = (guint) MAX (bitrate, 0);
+  s.params = (size_t) MAX (params, 0);
+  s.group_size = group_size;
+  s.key_interval = key_interval;
+  s.epochs_key = epochs_key;
+  s.epochs_delta = epochs_delta;
+  s.qat_epochs = qat;
+  s.weight_bits = wbits;
+  s.embed_bits = ebits;
+  s.lr = (float) lr;
+  s.embed_lr = (float) embed_lr;
+  s.threads = threads;
+  s.seed = (guint32) seed;
+  s.progress = encode_progress;
+  s.user_data = GINT_TO_POINTER (verbose);
+  if (model && strcmp (model, "nerv") && strcmp (model, "hnerv")) {
+    g_printerr ("nerv-tool: --model must be hnerv or nerv\n");
+    return 2;
+  }
+  if (bitrate < 0 || frames < 0 || start < 0) {
+    g_printerr ("nerv-tool: negative --bitrate, --frames or --start\n");
+    return 2;
+  }
+  enc = nerv_encoder_new (&s, &err);
+  if (!enc) {
+    g_printerr ("nerv-tool: %s\n", err->message);
+    return 1;
+  }
+  out = fopen (argv[2], "wb");
+  if (!out) {
+    g_printerr ("nerv-tool: cannot write %s\n", argv[2]);
+    return 1;
+  }
+  buf = g_malloc (y.frame_size);
+  for (;;) {
+    NervEncodedFrame ef;
+    gboolean more = (frames == 0 || n < frames) && y4m_read (&y, buf);
+    gboolean coded;
+    if (more && index++ < start)
+      continue;
+    if (more) {
+      const guint8 *planes[3];
+      int strides[3];
+      y4m_planes (&y, buf, planes, strides);
+      coded = nerv_encoder_push_frame (enc, planes, strides);
+      n++;
+    } else {
+      coded = nerv_encoder_finish (enc);
+    }
+    if (!coded) {
+      g_printerr ("nerv-tool: encoding stopped\n");
+      return 1;
+    }
+    if (nerv_encoder_pending (enc) == 0 && nerv_encoder_last_group (enc, &gs)
+        && (more ? TRUE : gs.n_frames > 0)) {
+      /* a group was just coded */
+    }
+    while (nerv_encoder_pop (enc, &ef)) {
+      gsize len;
+      const guint8 *d = g_bytes_get_data (ef.data, &len);
+      if (ef.group_start && nerv_encoder_last_group (enc, &gs)) {
+        g_print ("group %d%s: %d frames, %zu params, %zu bits (weights %zu), "
+            "psnr_y %.2f psnr_yuv %.2f, %.1f s\n", gs.group,
+            gs.key ? " key" : "", gs.n_frames, gs.params, gs.bits,
+            gs.weight_bits, gs.psnr_y, gs.psnr_yuv, gs.train_s);
+        sq_y += gs.n_frames * pow (10.0, -gs.psnr_y / 10.0);
+        sq_yuv += gs.n_frames * gs.psnr_yuv;
+      }
+      if (fwrite (d, 1, len, out) != len) {
+        g_printerr ("nerv-tool: write error\n");
+        return 1;
+      }
+      bytes += len;
+      nerv_encoded_frame_clear (&ef);
+    }
+    if (!more)
+      break;
+  }
+  fclose (out);
+  {
+    const double secs = (g_get_monotonic_time () - t0) / 1e6;
+    const double fps = y.fps_n && y.fps_d ? (double) y.fps_n / y.fps_d : 25.0;
+    const double kbps = n ? bytes * 8.0 / (n / fps) / 1000.0 : 0;
+    g_print ("encoded frames=%d bytes=%" G_GUINT64_FORMAT " kbps=%.2f bpp=%.5f "
+        "psnr_y=%.2f enc_s=%.1f\n", n, bytes, kbps,
+        n ? bytes * 8.0 / ((double) y.width * y.height * n) : 0,
+        n ? -10.0 * log10 (sq_y / n) : 0, secs);
+  }
+  nerv_encoder_free (enc);
+  g_free (buf);
+  fclose (y.f);
+  return 0;
+}
+
+/* ---- decode ------------------------------------------------------------- */
+
+static guint8 *
+read_file (const char *path, gsize * len)
+{
+  gchar *data = NULL;
+  GError *err = NULL;
+  if (!g_file_get_contents (path, &data, len, &err)) {
+    g_printerr ("nerv-tool: %s\n", err->message);
+    return NULL;
+  }
+  return (guint8 *) data;
+}
+
+static int
+cmd_decode (int argc, char **argv)
+{
+  gsize len, pos = 0;
+  guint8 *data;
+  NervDecoder *dec;
+  FILE *out;
+  gboolean wrote_header = FALSE;
+  int frames = 0, errors = 0;
+  gint64 t0;
+
+  if (argc != 3) {
+    g_printerr ("usage: nerv-tool decode IN.nerv OUT.y4m\n");
+    return 2;
+  }
+  if (!(data = read_file (argv[1], &len)))
+    return 1;
+  out = fopen (argv[2], "wb");
+  if (!out) {
+    g_printerr ("nerv-tool: cannot write %s\n", argv[2]);
+    return 1;
+  }
+  dec = nerv_decoder_new (0);
+  t0 = g_get_monotonic_time ();
+  while (pos < len) {
+    size_t used = 0;
+    NervStatus st = nerv_decoder_decode (dec, data + pos, len - pos, &used);
+    NervDecodedFrame f;
+    if (st == NERV_ERR_NEED_MORE) {
+      g_printerr ("nerv-tool: stream truncated at byte %zu\n", pos);
+      errors++;
+      break;
+    }
+    if (st != NERV_OK) {
+      g_printerr ("nerv-tool: byte %zu: %s\n", pos, nerv_status_string (st));
+      errors++;
+    }
+    pos += MAX (used, 1);
+    if (nerv_decoder_get_frame (dec, &f)) {
+      const NervStreamHeader *h = nerv_decoder_header (dec);
+      if (!wrote_header) {
+        fprintf (out, "YUV4MPEG2 W%d H%d F%u:%u Ip A1:1 %s\n", f.width,
+            f.height, h->fps_n ? h->fps_n : 25, h->fps_d ? h->fps_d : 1,
+            f.format == NERV_FORMAT_GRAY8 ? "Cmono" :
+            f.format == NERV_FORMAT_I420 ? "C420jpeg" : "C444");
+        wrote_header = TRUE;
+      }
+      fputs ("FRAME\n", out);
+      for (int c = 0; c < f.n_planes; c++) {
+        const int h = f.format == NERV_FORMAT_I420 && c ? (f.height + 1) / 2 : f.height;
+        fwrite (f.planes[c], 1, (size_t) f.strides[c] * h, out);
+      }
+      frames++;
+    }
+  }
+  g_print ("decoded frames=%d errors=%d dec_fps=%.2f\n", frames, errors,
+      frames / ((g_get_monotonic_time () - t0) / 1e6));
+  fclose (out);
+  nerv_decoder_free (dec);
+  g_free (data);
+  return errors ? 1 : 0;
+}
+
+/* ---- info --------------------------------------------------------------- */
+
+static int
+cmd_info (int argc, char **argv)
+{
+  gsize len, pos = 0;
+  guint8 *data;
+  NervStreamHeader h;
+  gboolean have_h = FALSE;
+  guint64 group_bytes = 0, frame_bytes = 0, header_bytes = 0;
+  int groups = 0, frames = 0;
+
+  if (argc != 2) {
+    g_printerr ("usage: nerv-tool info IN.nerv\n");
+    return 2;
+  }
+  if (!(data = read_file (argv[1], &len)))
+    return 1;
+  while (pos < len) {
+    NervPacket pkt;
+    size_t used;
+    NervStatus st = nerv_packet_parse (data + pos, len - pos, &pkt, &used);
+    if (st != NERV_OK) {
+      g_print ("byte %zu: %s\n", pos, nerv_status_string (st));
+      if (st == NERV_ERR_NEED_MORE)
+        break;
+      pos += nerv_packet_find_sync (data + pos, len - pos);
+      continue;
+    }
+    if (pkt.type == NERV_PACKET_STREAM) {
+      st = nerv_stream_header_parse (pkt.payload, pkt.size, &h);
+      if (st == NERV_OK) {
+        const NervModelConfig *m = &h.model;
+        have_h = TRUE;
+        g_print ("stream header: v%d.%d %dx%d %u/%u fps format %d, %s, "
+            "fc_dim %d, %d stages, %zu params, embedding %dx%dx%d, group %d, "
+            "key interval %d, %d/%d bits\n", h.version_major, h.version_minor,
+            m->width, m->height, h.fps_n, h.fps_d, h.format,
+            m->kind ? "nerv" : "hnerv", m->fc_dim, m->n_stages,
+            nerv_model_config_n_params (m), m->embed_c, m->embed_h, m->embed_w,
+            h.group_size, h.key_interval, h.weight_bits, h.embed_bits);
+      } else {
+        g_print ("stream header: %s\n", nerv_status_string (st));
+      }
+      header_bytes += used;
+    } else if (pkt.type == NERV_PACKET_GROUP) {
+      NervGroupHeader g;
+      if (nerv_group_header_parse (pkt.payload, pkt.size, &g) == NERV_OK) {
+        g_print ("group %u%s: %d frames from %" G_GUINT64_FORMAT ", %zu bytes",
+            g.index, g.key ? " key" : "", g.n_frames, g.first_frame, used);
+        if (have_h) {
+          /* bits per tensor: where the range decoder stands after each */
+          NervQuant *q = nerv_quant_new (&h.model, h.weight_bits);
+          NervRangeDecoder rc;
+          size_t prev = 0;
+          gint32 *v = g_new (gint32, nerv_model_config_n_params (&h.model) + q->n_rows);
+          nerv_range_decoder_init (&rc, g.body, g.body_size);
+          if (g.key) {
+            nerv_entropy_decode_ints_rc (&rc, v, q->n_rows);
+            g_print ("; steps %zu B", nerv_range_decoder_consumed (&rc));
+            prev = nerv_range_decoder_consumed (&rc);
+          }
+          g_print ("; tensors (bits/value):");
+          for (int t = 0; t < q->n_tensors && nerv_range_decoder_ok (&rc); t++) {
+            const size_t n = (size_t) q->t[t].rows * q->t[t].row_len;
+            size_t now;
+            nerv_entropy_decode_ints_rc (&rc, v, n);
+            now = nerv_range_decoder_consumed (&rc);
+            g_print (" %.2f", 8.0 * (now - prev) / n);
+            prev = now;
+          }
+          g_free (v);
+          nerv_quant_free (q);
+        }
+        g_print ("\n");
+      }
+      groups++;
+      group_bytes += used;
+    } else if (pkt.type == NERV_PACKET_FRAME) {
+      frames++;
+      frame_bytes += used;
+    }
+    pos += used;
+  }
+  g_print ("total: %d groups (%" G_GUINT64_FORMAT " B), %d frames (%"
+      G_GUINT64_FORMAT " B), headers %" G_GUINT64_FORMAT " B, file %zu B\n",
+      groups, group_bytes, frames, frame_bytes, header_bytes, len);
+  g_free (data);
+  return 0;
+}
+
+/* ---- psnr --------------------------------------------------------------- */
+
+static int
+cmd_psnr (int argc, char **argv)
+{
+  Y4m a, b;
+  GError *err = NULL;
+  guint8 *fa, *fb;
+  double se[3] = { 0 };
+  int n = 0;
+  NervFrameFormat ff;
+
+  if (argc != 3) {
+    g_printerr ("usage: nerv-tool psnr A.y4m B.y4m\n");
+    return 2;
+  }
+  if (!y4m_open (&a, argv[1], &err) || !y4m_open (&b, argv[2], &err)) {
+    g_printerr ("nerv-tool: %s\n", err->message);
+    return 1;
+  }
+  if (a.width != b.width || a.height != b.height || a.format != b.format) {
+    g_printerr ("nerv-tool: the two files differ in size or format\n");
+    return 1;
+  }
+  nerv_pixel_format_frame_format (a.format, a.width, a.height, &ff);
+  fa = g_malloc (a.frame_size);
+  fb = g_malloc (b.frame_size);
+  while (y4m_read (&a, fa) && y4m_read (&b, fb)) {
+    size_t off = 0;
+    for (int c = 0; c < a.n_planes; c++) {
+      const size_t len = (size_t) a.plane_w[c] * a.plane_h[c];
+      double s = 0;
+      for (size_t i = 0; i < len; i++) {
+        const double e = (double) fa[off + i] - fb[off + i];
+        s += e * e;
+      }
+      se[c] += s / len / (255.0 * 255.0);
+      off += len;
+    }
+    n++;
+  }
+  if (!n) {
+    g_printerr ("nerv-tool: no frames to compare\n");
+    return 1;
+  }
+  for (int c = 0; c < 3; c++)
+    se[c] /= n;
+  g_print ("psnr frames=%d psnr_y=%.4f psnr_u=%.4f psnr_v=%.4f psnr_yuv=%.4f\n",
+      n, nerv_psnr (se[0]), a.n_planes > 1 ? nerv_psnr (se[1]) : 0,
+      a.n_planes > 2 ? nerv_psnr (se[2]) : 0, nerv_psnr_weighted (&ff, se));
+  g_free (fa);
+  g_free (fb);
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2) {
+    g_printerr ("usage: nerv-tool encode|decode|info|psnr ... (--help after "
+        "the command for its options)\n");
+    return 2;
+  }
+  if (!strcmp (argv[1], "encode"))
+    return cmd_encode (argc - 1, argv + 1);
+  if (!strcmp (argv[1], "decode"))
+    return cmd_decode (argc - 1, argv + 1);
+  if (!strcmp (argv[1], "info"))
+    return cmd_info (argc - 1, argv + 1);
+  if (!strcmp (argv[1], "psnr"))
+    return cmd_psnr (argc - 1, argv + 1);
+  g_printerr ("nerv-tool: unknown command %s\n", argv[1]);
+  return 2;
+}
