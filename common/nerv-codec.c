@@ -28,6 +28,8 @@ nerv_encoder_settings_init (NervEncoderSettings * s)
   s->qat_epochs = 10;
   s->weight_bits = 8;
   s->embed_bits = 6;
+  s->delta_lr = 1.0f;
+  s->deadzone = 0.5f;
   s->seed = 1;
 }
 
@@ -62,6 +64,8 @@ struct _NervEncoder {
   GQueue out;
   NervGroupStats last;
   gboolean have_last;
+  float *prev_embed;            /* the last group's (dequantised) embeddings */
+  int prev_embed_frames;
   /* rate control */
   double key_bpp, res_bpp;      /* measured bits per parameter */
   double bits_spent, bits_target;
@@ -139,6 +143,10 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
   CHECK (s->bitrate > 0 || (s->params >= 100 && s->params <= NERV_MAX_PARAMS),
       "parameter budget %zu not within 100..%d", s->params, NERV_MAX_PARAMS);
   CHECK (s->bitrate <= 1000000, "bitrate %u kbit/s above 1000000", s->bitrate);
+  CHECK (s->delta_lr > 0 && s->delta_lr <= 10, "delta lr %g not within (0, 10]",
+      s->delta_lr);
+  CHECK (s->deadzone >= 0 && s->deadzone <= 1000, "deadzone %g not within 0..1000",
+      s->deadzone);
 #undef CHECK
 
   enc = g_new0 (NervEncoder, 1);
@@ -168,6 +176,8 @@ free_model (NervEncoder * enc)
   enc->quant = NULL;
   enc->ints = enc->prev_ints = NULL;
   enc->have_prev = FALSE;
+  nerv_free (enc->prev_embed);
+  enc->prev_embed = NULL;
 }
 
 void
@@ -181,6 +191,7 @@ nerv_encoder_free (NervEncoder * enc)
     g_free (f);
   }
   free_model (enc);
+  nerv_free (enc->prev_embed);
   nerv_clip_free (enc->clip);
   nerv_scratch_free (enc->scratch);
   nerv_pool_free (enc->pool);
@@ -191,6 +202,14 @@ const NervModelConfig *
 nerv_encoder_model (NervEncoder * enc)
 {
   return &enc->cfg;
+}
+
+const float *
+nerv_encoder_params (NervEncoder * enc, size_t * n)
+{
+  if (!enc->have_last || !enc->model)
+    return NULL;
+  return nerv_model_params (enc->model, n);
 }
 
 int
@@ -289,6 +308,12 @@ encode_group (NervEncoder * enc)
   nerv_train_params_init (&tp);
   tp.epochs = from_scratch ? s->epochs_key : s->epochs_delta;
   tp.lr = s->lr > 0 ? s->lr : default_lr (np);
+  if (!from_scratch) {
+    /* the weights move little from the last group; the new frames'
+     * embeddings still learn at their full rate */
+    tp.lr *= s->delta_lr;
+    tp.embed_lr_scale /= s->delta_lr;
+  }
   tp.embed_lr_scale = s->embed_lr > 0 ? s->embed_lr : (np < 100000 ? 4.0f : 1.0f);
   tp.seed = s->seed + enc->group_index;
   tp.progress = train_progress;
@@ -296,6 +321,14 @@ encode_group (NervEncoder * enc)
   /* the first group of a stream initialises from the seed; every later
    * one starts from the weights the decoder holds */
   tr = nerv_trainer_new (enc->model, &view, &tp, !from_scratch);
+  if (esize && enc->prev_embed && !from_scratch) {
+    /* neighbouring frames look alike: start from the last group's
+     * embeddings, frame for frame */
+    float *e = nerv_trainer_embeddings (tr);
+    for (int f = 0; f < n; f++)
+      memcpy (e + esize * f, enc->prev_embed + esize * MIN (f,
+              enc->prev_embed_frames - 1), sizeof (float) * esize);
+  }
   if (!nerv_trainer_run (tr))
     goto stopped;
 
@@ -312,6 +345,22 @@ encode_group (NervEncoder * enc)
       goto stopped;
   }
   nerv_quant_apply (enc->quant, params, enc->ints, 0);
+  if (!key && s->deadzone > 0.5f) {
+    /* residuals: a change of less than deadzone steps is dropped */
+    int r = 0;
+    for (int t = 0; t < enc->quant->n_tensors; t++) {
+      const NervTensorInfo *ti = &enc->quant->t[t];
+      for (int row = 0; row < ti->rows; row++, r++) {
+        const double inv = 1.0 / nerv_quant_step (enc->quant->row_exp[r]);
+        const size_t base = ti->offset + (size_t) row * ti->row_len;
+        for (int k = 0; k < ti->row_len; k++) {
+          const double d = params[base + k] * inv - enc->prev_ints[base + k];
+          if (fabs (d) < s->deadzone)
+            enc->ints[base + k] = enc->prev_ints[base + k];
+        }
+      }
+    }
+  }
   nerv_quant_dequant (enc->quant, enc->ints, params);
 
   /* group packet */
@@ -411,6 +460,12 @@ encode_group (NervEncoder * enc)
     g_byte_array_free (fb, TRUE);
     group_bits += 8 * (size_t) pkt->len;
     push_unit (enc, enc->group_first + f, f == 0, key && f == 0, pkt);
+  }
+  if (esize) {
+    nerv_free (enc->prev_embed);
+    enc->prev_embed = nerv_alloc_floats (esize * n);
+    memcpy (enc->prev_embed, nerv_trainer_embeddings (tr), sizeof (float) * esize * n);
+    enc->prev_embed_frames = n;
   }
   g_free (eints);
   g_free (u8);
@@ -576,6 +631,14 @@ nerv_decoder_header (NervDecoder * dec)
   return dec->have_header ? &dec->header : NULL;
 }
 
+const float *
+nerv_decoder_params (NervDecoder * dec, size_t * n)
+{
+  if (!dec->have_group)
+    return NULL;
+  return nerv_model_params (dec->model, n);
+}
+
 void
 nerv_decoder_reset (NervDecoder * dec)
 {
@@ -653,7 +716,7 @@ decode_group (NervDecoder * dec, const NervPacket * pkt)
     g_free (d);
     if (!ok) {
       g_free (v);
-      st = nerv_range_decoder_ok (&rc) ? NERV_ERR_INVALID : NERV_ERR_TRUNCATED;
+      st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
       goto fail;
     }
   }
@@ -662,13 +725,13 @@ decode_group (NervDecoder * dec, const NervPacket * pkt)
     if (!nerv_entropy_decode_ints_rc (&rc, v + ti->offset,
             (size_t) ti->rows * ti->row_len)) {
       g_free (v);
-      st = nerv_range_decoder_ok (&rc) ? NERV_ERR_INVALID : NERV_ERR_TRUNCATED;
+      st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
       goto fail;
     }
   }
-  if (!nerv_range_decoder_ok (&rc)) {
+  if (!nerv_range_decoder_ok (&rc) || nerv_range_decoder_consumed (&rc) != g.body_size) {
     g_free (v);
-    st = NERV_ERR_TRUNCATED;
+    st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
     goto fail;
   }
   for (size_t i = 0; i < np; i++) {
@@ -719,8 +782,9 @@ decode_frame (NervDecoder * dec, const NervPacket * pkt)
     NervRangeDecoder rc;
     nerv_range_decoder_init (&rc, f.body, f.body_size);
     if (!nerv_entropy_decode_ints_rc (&rc, dec->eints, esize)
-        || !nerv_range_decoder_ok (&rc))
-      return nerv_range_decoder_ok (&rc) ? NERV_ERR_INVALID : NERV_ERR_TRUNCATED;
+        || !nerv_range_decoder_ok (&rc)
+        || nerv_range_decoder_consumed (&rc) != f.body_size)
+      return rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
     nerv_dequant_vector (dec->eints, esize, f.exp, dec->embed);
   }
   out = nerv_model_forward (dec->model, dec->embed,

@@ -38,6 +38,9 @@ typedef struct {
   int qat_epochs;               /* quantisation-aware fine-tune epochs */
   int weight_bits, embed_bits;
   float lr, embed_lr;           /* 0: chosen by model size */
+  float delta_lr;               /* lr of groups started from the last, x lr */
+  float deadzone;               /* residual changes below this many steps
+                                 * are not coded (0.5: plain rounding) */
   int threads;                  /* 0: all */
   guint32 seed;
   NervEncoderProgressFunc progress;
@@ -85,6 +88,9 @@ gboolean nerv_encoder_last_group (NervEncoder * enc, NervGroupStats * stats);
 /* Frames waiting for their group to be coded. */
 int nerv_encoder_pending (NervEncoder * enc);
 const NervModelConfig *nerv_encoder_model (NervEncoder * enc);
+/* The weights of the last coded group as the decoder rebuilds them (NULL
+ * before the first group). */
+const float *nerv_encoder_params (NervEncoder * enc, size_t * n);
 
 /* ---- decoder --------------------------------------------------------- */
 
@@ -110,6 +116,8 @@ NervStatus nerv_decoder_decode (NervDecoder * dec, const guint8 * data,
 gboolean nerv_decoder_get_frame (NervDecoder * dec, NervDecodedFrame * out);
 /* The current stream header, NULL before the first. */
 const NervStreamHeader *nerv_decoder_header (NervDecoder * dec);
+/* The weights of the current group (NULL when none). */
+const float *nerv_decoder_params (NervDecoder * dec, size_t * n);
 /* Forget groups (a seek or flush): decoding resumes at a key group. */
 void nerv_decoder_reset (NervDecoder * dec);
 

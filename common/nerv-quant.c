@@ -83,9 +83,12 @@ nerv_quant_choose_exp (const float *x, size_t n, int qmax)
     return NERV_QUANT_EXP_MIN;
   e = (int) ceil (8.0 * log2 (m / qmax));
   e = CLAMP (e, NERV_QUANT_EXP_MIN, NERV_QUANT_EXP_MAX);
-  /* make sure of the bound despite log2's rounding */
+  /* the smallest exponent that keeps max|x| below qmax + 1/2 steps (so
+   * it rounds to at most qmax), whatever log2's rounding did */
   while (e < NERV_QUANT_EXP_MAX && m / nerv_quant_step (e) > qmax + 0.5)
     e++;
+  while (e > NERV_QUANT_EXP_MIN && m / nerv_quant_step (e - 1) < qmax + 0.5)
+    e--;
   return e;
 }
 

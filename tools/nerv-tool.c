@@ -124,7 +124,7 @@ cmd_encode (int argc, char **argv)
   gint64 params = 20000;
   gboolean verbose = FALSE;
   gchar *model = NULL;
-  gdouble lr = 0, embed_lr = 0;
+  gdouble lr = 0, embed_lr = 0, delta_lr = 1.0, deadzone = 0.5;
   GOptionEntry entries[] = {
     {"bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate, "Target kbit/s (0: use --params)", "KBPS"},
     {"params", 'p', 0, G_OPTION_ARG_INT64, &params, "Decoder parameters (default 20000)", "N"},
@@ -138,6 +138,10 @@ cmd_encode (int argc, char **argv)
     {"embed-bits", 0, 0, G_OPTION_ARG_INT, &ebits, "Embedding bits (default 6)", "N"},
     {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Learning rate (default by size)", "LR"},
     {"embed-lr", 0, 0, G_OPTION_ARG_DOUBLE, &embed_lr, "Embedding lr factor", "X"},
+    {"delta-lr", 0, 0, G_OPTION_ARG_DOUBLE, &delta_lr,
+        "lr of groups that start from the last, times --lr (default 1)", "X"},
+    {"deadzone", 0, 0, G_OPTION_ARG_DOUBLE, &deadzone,
+        "Residual changes under this many steps are dropped (default 0.5)", "STEPS"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default all)", "N"},
     {"seed", 's', 0, G_OPTION_ARG_INT, &seed, "Seed (default 1)", "N"},
     {"frames", 'n', 0, G_OPTION_ARG_INT, &frames, "Frames to code (default all)", "N"},
@@ -187,6 +191,8 @@ cmd_encode (int argc, char **argv)
   s.embed_bits = ebits;
   s.lr = (float) lr;
   s.embed_lr = (float) embed_lr;
+  s.delta_lr = (float) delta_lr;
+  s.deadzone = (float) deadzone;
   s.threads = threads;
   s.seed = (guint32) seed;
   s.progress = encode_progress;

@@ -1,0 +1,539 @@
+/* gst-nerv: codec core tests: quantisation, packets, encoder -> decoder
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A tiny model on synthetic 32x24 frames keeps these fast; what they check
+ * does not depend on quality: exact reconstruction of quantised weights
+ * through residual groups, every decoder error code from crafted input,
+ * recovery at the next key group, and concatenated segments.
+ */
+#include <check.h>
+#include <libavutil/lfg.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "nerv-codec.h"
+#include <libavutil/crc.h>
+
+#define W 32
+#define H 24
+#define GROUP 3
+#define KEYINT 2
+
+static AVLFG lfg;
+
+/* frame n: a gradient with a square moving across it, I420 */
+static void
+make_frame (int n, guint8 * buf)
+{
+  guint8 *y = buf, *u = buf + W * H, *v = u + (W / 2) * (H / 2);
+  for (int r = 0; r < H; r++)
+    for (int c = 0; c < W; c++) {
+      const gboolean sq = c >= 4 + 2 * n && c < 12 + 2 * n && r >= 8 && r < 16;
+      y[r * W + c] = sq ? 230 : (guint8) (16 + 4 * c + 2 * r);
+    }
+  for (int i = 0; i < (W / 2) * (H / 2); i++) {
+    u[i] = (guint8) (100 + i % 16);
+    v[i] = (guint8) (160 - i % 12);
+  }
+}
+
+static NervEncoderSettings
+tiny_settings (void)
+{
+  NervEncoderSettings s;
+  nerv_encoder_settings_init (&s);
+  s.width = W;
+  s.height = H;
+  s.params = 12000;
+  s.group_size = GROUP;
+  s.key_interval = KEYINT;
+  s.epochs_key = 6;
+  s.epochs_delta = 3;
+  s.qat_epochs = 1;
+  s.threads = 2;
+  return s;
+}
+
+/* Encodes n frames; returns the stream. If params is not NULL, it gets a
+ * copy of the encoder's weights after each group (n_groups of them). */
+static GByteArray *
+encode (NervEncoderSettings * s, int n, float **params, size_t * np,
+    guint * group_ends)
+{
+  GError *err = NULL;
+  NervEncoder *enc = nerv_encoder_new (s, &err);
+  GByteArray *out = g_byte_array_new ();
+  guint8 *buf = g_malloc (W * H * 3 / 2);
+  int groups = 0;
+
+  ck_assert_msg (enc != NULL, "encoder: %s", err ? err->message : "");
+  for (int i = 0; i <= n; i++) {
+    NervEncodedFrame ef;
+    gboolean coded_group;
+    if (i < n) {
+      const guint8 *planes[3];
+      int strides[3] = { W, W / 2, W / 2 };
+      make_frame (i, buf);
+      planes[0] = buf;
+      planes[1] = buf + W * H;
+      planes[2] = planes[1] + (W / 2) * (H / 2);
+      ck_assert (nerv_encoder_push_frame (enc, planes, strides));
+      coded_group = nerv_encoder_pending (enc) == 0;
+    } else {
+      coded_group = nerv_encoder_pending (enc) > 0;
+      ck_assert (nerv_encoder_finish (enc));
+    }
+    if (coded_group && params) {
+      const float *p = nerv_encoder_params (enc, np);
+      ck_assert (p != NULL);
+      params[groups] = g_memdup2 (p, *np * sizeof (float));
+    }
+    while (nerv_encoder_pop (enc, &ef)) {
+      gsize len;
+      const guint8 *d = g_bytes_get_data (ef.data, &len);
+      /* the first frame of a key group carries the stream header */
+      ck_assert_int_eq (ef.key, ef.group_start && (ef.frame / GROUP) % KEYINT == 0);
+      g_byte_array_append (out, d, len);
+      nerv_encoded_frame_clear (&ef);
+    }
+    if (coded_group && group_ends)
+      group_ends[groups] = out->len;
+    if (coded_group)
+      groups++;
+  }
+  nerv_encoder_free (enc);
+  g_free (buf);
+  return out;
+}
+
+typedef struct {
+  int frames, errors;
+  NervStatus first_error;
+  guint64 numbers[64];
+} DecodeResult;
+
+static DecodeResult
+decode_all (const guint8 * data, size_t len)
+{
+  NervDecoder *dec = nerv_decoder_new (1);
+  DecodeResult r = { 0, 0, NERV_OK, {0} };
+  size_t pos = 0;
+  while (pos < len) {
+    size_t used = 0;
+    NervDecodedFrame f;
+    NervStatus st = nerv_decoder_decode (dec, data + pos, len - pos, &used);
+    if (st == NERV_ERR_NEED_MORE) {
+      if (!r.errors)
+        r.first_error = st;
+      r.errors++;
+      break;
+    }
+    if (st != NERV_OK) {
+      if (!r.errors)
+        r.first_error = st;
+      r.errors++;
+    }
+    pos += MAX (used, 1);
+    if (nerv_decoder_get_frame (dec, &f)) {
+      ck_assert_int_eq (f.width, W);
+      ck_assert_int_eq (f.height, H);
+      if (r.frames < 64)
+        r.numbers[r.frames] = f.frame;
+      r.frames++;
+    }
+  }
+  nerv_decoder_free (dec);
+  return r;
+}
+
+/* ---- quantisation ----------------------------------------------------- */
+
+START_TEST (test_quant_bounds)
+{
+  NervModelConfig cfg;
+  NervQuant *q;
+  size_t np;
+  float *p, *d;
+  gint32 *ints;
+
+  ck_assert (nerv_model_config_for_budget (&cfg, NERV_MODEL_HNERV, 64, 48, 3,
+          12000, NULL));
+  np = nerv_model_config_n_params (&cfg);
+  p = g_new (float, np);
+  d = g_new (float, np);
+  ints = g_new (gint32, np);
+  av_lfg_init (&lfg, 5);
+  for (size_t i = 0; i < np; i++)
+    p[i] = (float) ((av_lfg_get (&lfg) / 4294967296.0 - 0.5) * 0.3);
+  for (int bits = 2; bits <= 12; bits++) {
+    int r = 0;
+    q = nerv_quant_new (&cfg, bits);
+    nerv_quant_choose_steps (q, p);
+    nerv_quant_apply (q, p, ints, 0);
+    nerv_quant_dequant (q, ints, d);
+    /* every value within half a step (plus the float rounding of the
+     * result) of its row's step, and the row maximum representable */
+    for (int t = 0; t < q->n_tensors; t++)
+      for (int row = 0; row < q->t[t].rows; row++, r++) {
+        const double step = nerv_quant_step (q->row_exp[r]);
+        const size_t base = q->t[t].offset + (size_t) row * q->t[t].row_len;
+        const int qmax = (1 << ((q->t[t].is_bias ? bits + 8 : bits) - 1)) - 1;
+        for (int k = 0; k < q->t[t].row_len; k++) {
+          ck_assert_msg (fabs (d[base + k] - p[base + k]) <= step * 0.5 * 1.0001 +
+              fabsf (p[base + k]) * FLT_EPSILON,
+              "bits %d tensor %d: |%g - %g| > step/2 = %g", bits, t,
+              d[base + k], p[base + k], step / 2);
+          ck_assert (abs (ints[base + k]) <= qmax);
+        }
+        /* the step is the smallest on the 1/8-octave grid that fits */
+        if (q->row_exp[r] > NERV_QUANT_EXP_MIN) {
+          float m = 0;
+          for (int k = 0; k < q->t[t].row_len; k++)
+            m = MAX (m, fabsf (p[base + k]));
+          ck_assert (m / nerv_quant_step (q->row_exp[r] - 1) >= qmax + 0.5);
+        }
+      }
+    nerv_quant_free (q);
+  }
+  /* steps are exact powers: 2^(8/8) = 2, 2^(-16/8) = 1/4 */
+  ck_assert (nerv_quant_step (8) == 2.0);
+  ck_assert (nerv_quant_step (-16) == 0.25);
+  ck_assert (nerv_quant_step (0) == 1.0);
+  g_free (p);
+  g_free (d);
+  g_free (ints);
+}
+END_TEST;
+
+/* ---- packets ---------------------------------------------------------- */
+
+START_TEST (test_packet_round_trip)
+{
+  NervStreamHeader h, h2;
+  NervGroupHeader g = { 7, TRUE, 5, G_GUINT64_CONSTANT (1) << 40, NULL, 0 }, g2;
+  NervFrameHeader f = { 123456789, 4, -37, NULL, 0 }, f2;
+  GByteArray *a = g_byte_array_new (), *stream = g_byte_array_new ();
+  const guint8 body[5] = { 1, 2, 3, 4, 5 };
+  NervPacket pkt;
+  size_t used, pos = 0;
+
+  memset (&h, 0, sizeof (h));
+  ck_assert (nerv_model_config_for_budget (&h.model, NERV_MODEL_HNERV, 321,
+          191, 3, 30000, NULL));
+  h.fps_n = 30000;
+  h.fps_d = 1001;
+  h.format = NERV_FORMAT_I420;
+  h.group_size = 16;
+  h.key_interval = 4;
+  h.weight_bits = 8;
+  h.embed_bits = 6;
+  nerv_stream_header_write (&h, a);
+  nerv_packet_write (stream, NERV_PACKET_STREAM, a->data, a->len);
+  g_byte_array_set_size (a, 0);
+  nerv_group_header_write (&g, a);
+  g_byte_array_append (a, body, 5);
+  nerv_packet_write (stream, NERV_PACKET_GROUP, a->data, a->len);
+  g_byte_array_set_size (a, 0);
+  nerv_frame_header_write (&f, a);
+  g_byte_array_append (a, body, 3);
+  nerv_packet_write (stream, NERV_PACKET_FRAME, a->data, a->len);
+  /* an unknown packet type: skipped by readers */
+  nerv_packet_write (stream, 'X', body, 2);
+
+  ck_assert_int_eq (nerv_packet_parse (stream->data, stream->len, &pkt, &used), NERV_OK);
+  ck_assert_int_eq (pkt.type, 'S');
+  ck_assert_int_eq (nerv_stream_header_parse (pkt.payload, pkt.size, &h2), NERV_OK);
+  ck_assert_int_eq (h2.version_major, NERV_VERSION_MAJOR);
+  ck_assert (memcmp (&h.model, &h2.model, sizeof (h.model)) == 0);
+  ck_assert (h2.fps_n == 30000 && h2.fps_d == 1001 && h2.group_size == 16
+      && h2.key_interval == 4 && h2.weight_bits == 8 && h2.embed_bits == 6);
+  pos += used;
+  ck_assert_int_eq (nerv_packet_parse (stream->data + pos, stream->len - pos,
+          &pkt, &used), NERV_OK);
+  ck_assert_int_eq (nerv_group_header_parse (pkt.payload, pkt.size, &g2), NERV_OK);
+  ck_assert (g2.index == 7 && g2.key && g2.n_frames == 5
+      && g2.first_frame == g.first_frame && g2.body_size == 5
+      && memcmp (g2.body, body, 5) == 0);
+  pos += used;
+  ck_assert_int_eq (nerv_packet_parse (stream->data + pos, stream->len - pos,
+          &pkt, &used), NERV_OK);
+  ck_assert_int_eq (nerv_frame_header_parse (pkt.payload, pkt.size, &f2), NERV_OK);
+  ck_assert (f2.frame == f.frame && f2.index == 4 && f2.exp == -37
+      && f2.body_size == 3);
+  pos += used;
+  ck_assert_int_eq (nerv_packet_parse (stream->data + pos, stream->len - pos,
+          &pkt, &used), NERV_OK);
+  ck_assert_int_eq (pkt.type, 'X');
+  ck_assert_uint_eq (pos + used, stream->len);
+
+  /* a newer minor version's longer header still parses */
+  g_byte_array_set_size (a, 0);
+  nerv_stream_header_write (&h, a);
+  a->data[1] = 7;
+  g_byte_array_append (a, body, 5);
+  ck_assert_int_eq (nerv_stream_header_parse (a->data, a->len, &h2), NERV_OK);
+  ck_assert_int_eq (h2.version_minor, 7);
+  /* every shorter header is refused as truncated */
+  for (guint n = 0; n < a->len - 5; n++)
+    ck_assert_int_eq (nerv_stream_header_parse (a->data, n, &h2),
+        n < 2 ? NERV_ERR_TRUNCATED : NERV_ERR_TRUNCATED);
+  g_byte_array_free (a, TRUE);
+  g_byte_array_free (stream, TRUE);
+}
+END_TEST;
+
+/* ---- encoder -> decoder ------------------------------------------------- */
+
+START_TEST (test_residual_groups_exact)
+{
+  NervEncoderSettings s = tiny_settings ();
+  float *params[8] = { NULL };
+  guint ends[8];
+  size_t np = 0, pos = 0;
+  const int n = 4 * GROUP - 1;  /* 4 groups, the last one partial */
+  GByteArray *st = encode (&s, n, params, &np, ends);
+  NervDecoder *dec = nerv_decoder_new (2);
+  int frames = 0;
+
+  for (int g = 0; g < 4; g++) {
+    const float *dp;
+    size_t dn;
+    while (pos < ends[g]) {
+      size_t used;
+      NervDecodedFrame f;
+      ck_assert_int_eq (nerv_decoder_decode (dec, st->data + pos,
+              ends[g] - pos, &used), NERV_OK);
+      pos += used;
+      if (nerv_decoder_get_frame (dec, &f)) {
+        ck_assert_uint_eq (f.frame, (guint64) frames);
+        ck_assert_int_eq (f.key, frames % (GROUP * KEYINT) == 0);
+        frames++;
+      }
+    }
+    dp = nerv_decoder_params (dec, &dn);
+    ck_assert (dp != NULL);
+    ck_assert_uint_eq (dn, np);
+    /* bit-exact: the decoder rebuilds what the encoder quantised */
+    ck_assert_msg (memcmp (dp, params[g], np * sizeof (float)) == 0,
+        "group %d: decoded weights differ from the encoder's", g);
+    g_free (params[g]);
+  }
+  ck_assert_int_eq (frames, n);
+  nerv_decoder_free (dec);
+  g_byte_array_free (st, TRUE);
+}
+END_TEST;
+
+START_TEST (test_deterministic_stream)
+{
+  NervEncoderSettings s = tiny_settings ();
+  GByteArray *a = encode (&s, 2 * GROUP, NULL, NULL, NULL);
+  GByteArray *b;
+  s.threads = 1;
+  b = encode (&s, 2 * GROUP, NULL, NULL, NULL);
+  ck_assert_uint_eq (a->len, b->len);
+  ck_assert_msg (memcmp (a->data, b->data, a->len) == 0,
+      "the same settings gave different streams (1 vs 2 threads)");
+  g_byte_array_free (a, TRUE);
+  g_byte_array_free (b, TRUE);
+}
+END_TEST;
+
+/* rewrite a packet's CRC after a deliberate change to it */
+static void
+fix_crc (guint8 * pkt)
+{
+  const guint32 len = pkt[4] | (pkt[5] << 8) | (pkt[6] << 16) | ((guint32) pkt[7] << 24);
+  const guint32 crc = av_crc (av_crc_get_table (AV_CRC_32_IEEE_LE), 0, pkt + 3, 5 + len);
+  for (int i = 0; i < 4; i++)
+    pkt[8 + len + i] = (guint8) (crc >> (8 * i));
+}
+
+START_TEST (test_error_codes)
+{
+  NervEncoderSettings s = tiny_settings ();
+  guint ends[8];
+  GByteArray *st = encode (&s, 2 * GROUP, NULL, NULL, ends);
+  NervDecoder *dec = nerv_decoder_new (1);
+  guint8 *copy;
+  size_t used, hlen;
+  NervPacket pkt;
+
+  /* first packet: the stream header */
+  ck_assert_int_eq (nerv_packet_parse (st->data, st->len, &pkt, &hlen), NERV_OK);
+  ck_assert_int_eq (pkt.type, 'S');
+
+  /* bad magic */
+  copy = g_memdup2 (st->data, st->len);
+  copy[0] = 'X';
+  ck_assert_int_eq (nerv_decoder_decode (dec, copy, st->len, &used), NERV_ERR_SYNC);
+  ck_assert (used > 0 && used <= hlen);
+  g_free (copy);
+
+  /* bad CRC: one flipped payload bit */
+  copy = g_memdup2 (st->data, st->len);
+  copy[10] ^= 0x10;
+  ck_assert_int_eq (nerv_decoder_decode (dec, copy, st->len, &used), NERV_ERR_CRC);
+  g_free (copy);
+
+  /* an incomplete packet asks for more */
+  ck_assert_int_eq (nerv_decoder_decode (dec, st->data, hlen - 1, &used),
+      NERV_ERR_NEED_MORE);
+  ck_assert_int_eq (nerv_decoder_decode (dec, st->data, 2, &used),
+      NERV_ERR_NEED_MORE);
+
+  /* unsupported version, with a valid CRC */
+  copy = g_memdup2 (st->data, hlen);
+  copy[8] = NERV_VERSION_MAJOR + 1;
+  fix_crc (copy);
+  ck_assert_int_eq (nerv_decoder_decode (dec, copy, hlen, &used), NERV_ERR_VERSION);
+  /* a payload cut short (its length and CRC rewritten to match) */
+  copy[8] = NERV_VERSION_MAJOR;
+  copy[4] = 12;
+  copy[5] = copy[6] = copy[7] = 0;
+  fix_crc (copy);
+  ck_assert_int_eq (nerv_decoder_decode (dec, copy, hlen, &used), NERV_ERR_TRUNCATED);
+  g_free (copy);
+  /* an absurd frame size */
+  copy = g_memdup2 (st->data, hlen);
+  copy[10] = copy[11] = 0xff;
+  fix_crc (copy);
+  ck_assert_int_eq (nerv_decoder_decode (dec, copy, hlen, &used), NERV_ERR_INVALID);
+  g_free (copy);
+
+  /* a group before any stream header */
+  ck_assert_int_eq (nerv_decoder_decode (dec, st->data + hlen, st->len - hlen,
+          &used), NERV_ERR_NO_HEADER);
+
+  /* the header, then the second group (a residual one) without the first */
+  ck_assert_int_eq (nerv_decoder_decode (dec, st->data, hlen, &used), NERV_OK);
+  ck_assert_int_eq (nerv_decoder_decode (dec, st->data + ends[0],
+          st->len - ends[0], &used), NERV_ERR_NO_KEY);
+  /* and its frames have no group to decode with */
+  ck_assert_int_eq (nerv_decoder_decode (dec, st->data + ends[0] + used,
+          st->len - ends[0] - used, &used), NERV_ERR_NO_KEY);
+
+  /* a group body cut short (valid CRC): truncated */
+  {
+    NervDecoder *d2 = nerv_decoder_new (1);
+    size_t glen;
+    ck_assert_int_eq (nerv_decoder_decode (d2, st->data, hlen, &used), NERV_OK);
+    ck_assert_int_eq (nerv_packet_parse (st->data + hlen, st->len - hlen, &pkt,
+            &glen), NERV_OK);
+    ck_assert_int_eq (pkt.type, 'G');
+    copy = g_memdup2 (st->data + hlen, glen);
+    {
+      const guint32 cut = pkt.size - 8;
+      copy[4] = cut & 0xff;
+      copy[5] = (cut >> 8) & 0xff;
+      copy[6] = (cut >> 16) & 0xff;
+      copy[7] = cut >> 24;
+      fix_crc (copy);
+      ck_assert_int_eq (nerv_decoder_decode (d2, copy, glen, &used),
+          NERV_ERR_TRUNCATED);
+    }
+    g_free (copy);
+    nerv_decoder_free (d2);
+  }
+  nerv_decoder_free (dec);
+  g_byte_array_free (st, TRUE);
+}
+END_TEST;
+
+START_TEST (test_recovery_at_key)
+{
+  NervEncoderSettings s = tiny_settings ();
+  guint ends[8];
+  const int n = 3 * GROUP * KEYINT;     /* 3 key periods */
+  GByteArray *st = encode (&s, n, NULL, NULL, ends);
+  DecodeResult r = decode_all (st->data, st->len);
+  guint8 *copy;
+
+  ck_assert_int_eq (r.errors, 0);
+  ck_assert_int_eq (r.frames, n);
+  /* damage a byte inside the first group packet: its frames and the
+   * residual group after it are lost, the next key period decodes */
+  copy = g_memdup2 (st->data, st->len);
+  copy[60] ^= 0x5a;
+  r = decode_all (copy, st->len);
+  ck_assert (r.errors > 0);
+  ck_assert_int_eq (r.frames, n - GROUP * KEYINT);
+  ck_assert_uint_eq (r.numbers[0], GROUP * KEYINT);
+  g_free (copy);
+  /* cut off in the middle of the last group: every frame before decodes */
+  r = decode_all (st->data, ends[4] + 40);
+  ck_assert_int_eq (r.frames, 5 * GROUP);
+  ck_assert_int_eq (r.first_error, NERV_ERR_NEED_MORE);
+  g_byte_array_free (st, TRUE);
+}
+END_TEST;
+
+START_TEST (test_concatenated_segments)
+{
+  NervEncoderSettings s = tiny_settings ();
+  GByteArray *a = encode (&s, 2 * GROUP + 1, NULL, NULL, NULL);
+  GByteArray *b;
+  DecodeResult r;
+
+  s.seed = 9;
+  b = encode (&s, GROUP, NULL, NULL, NULL);
+  g_byte_array_append (a, b->data, b->len);
+  r = decode_all (a->data, a->len);
+  ck_assert_int_eq (r.errors, 0);
+  ck_assert_int_eq (r.frames, 2 * GROUP + 1 + GROUP);
+  g_byte_array_free (a, TRUE);
+  g_byte_array_free (b, TRUE);
+}
+END_TEST;
+
+START_TEST (test_bad_settings)
+{
+  NervEncoderSettings s = tiny_settings ();
+  GError *err = NULL;
+  s.width = 0;
+  ck_assert (nerv_encoder_new (&s, &err) == NULL && err);
+  g_clear_error (&err);
+  s = tiny_settings ();
+  s.group_size = 100000;
+  ck_assert (nerv_encoder_new (&s, &err) == NULL && err);
+  g_clear_error (&err);
+  s = tiny_settings ();
+  s.weight_bits = 40;
+  ck_assert (nerv_encoder_new (&s, &err) == NULL && err);
+  g_clear_error (&err);
+  s = tiny_settings ();
+  s.params = 10;
+  ck_assert (nerv_encoder_new (&s, &err) == NULL && err);
+  g_clear_error (&err);
+}
+END_TEST;
+
+static Suite *
+codec_suite (void)
+{
+  Suite *s = suite_create ("codec");
+  TCase *tc = tcase_create ("codec");
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test_quant_bounds);
+  tcase_add_test (tc, test_packet_round_trip);
+  tcase_add_test (tc, test_residual_groups_exact);
+  tcase_add_test (tc, test_deterministic_stream);
+  tcase_add_test (tc, test_error_codes);
+  tcase_add_test (tc, test_recovery_at_key);
+  tcase_add_test (tc, test_concatenated_segments);
+  tcase_add_test (tc, test_bad_settings);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  SRunner *sr = srunner_create (codec_suite ());
+  int failed;
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? 1 : 0;
+}
