@@ -7,10 +7,13 @@
 #include <math.h>
 #include <string.h>
 
-/* Rate model priors (bits per parameter of a key and a residual group),
- * refined from each coded group. */
-#define PRIOR_KEY_BITS_PER_PARAM(wb) ((wb) - 1.5)
-#define PRIOR_RES_BITS_PER_PARAM 1.5
+/* Rate model priors (bits per parameter of a key and a residual group,
+ * measured on cityCC0 at 8 bits: 7.9 and 5.5-6.6), refined from each
+ * coded group. */
+#define PRIOR_KEY_BITS_PER_PARAM(wb) ((wb) - 0.1)
+#define PRIOR_RES_BITS_PER_PARAM(wb) ((wb) - 2.0)
+/* a model size below which quality falls fast (320x192, docs/performance.md) */
+#define GOOD_MODEL 15000
 
 void
 nerv_encoder_settings_init (NervEncoderSettings * s)
@@ -80,6 +83,23 @@ default_lr (size_t params)
   return params < 100000 ? 2e-2f : 1e-3f;
 }
 
+/* The smallest budget that gives a model for this frame */
+static size_t
+smallest_budget (const NervEncoderSettings * s, NervEncoder * enc)
+{
+  NervModelConfig c;
+  size_t lo = 100, hi = NERV_MAX_PARAMS;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (nerv_model_config_for_budget (&c, s->kind, s->width, s->height,
+            enc->ffmt.n_planes, mid, NULL))
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 static gboolean
 pick_config (NervEncoder * enc, GError ** error)
 {
@@ -111,8 +131,15 @@ pick_config (NervEncoder * enc, GError ** error)
     }
   }
   if (!nerv_model_config_for_budget (&enc->cfg, s->kind, s->width, s->height,
-          enc->ffmt.n_planes, budget, error))
-    return FALSE;
+          enc->ffmt.n_planes, budget, s->bitrate > 0 ? NULL : error)) {
+    if (s->bitrate == 0)
+      return FALSE;
+    /* a rate below what the smallest model needs: the smallest model,
+     * and the rate will be above the target */
+    if (!nerv_model_config_for_budget (&enc->cfg, s->kind, s->width,
+            s->height, enc->ffmt.n_planes, smallest_budget (s, enc), error))
+      return FALSE;
+  }
   enc->budget = budget;
   return TRUE;
 }
@@ -129,7 +156,7 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
       && s->height <= NERV_MAX_DIM, "frame size %dx%d not within 1..%d",
       s->width, s->height, NERV_MAX_DIM);
   CHECK (s->format <= NERV_FORMAT_GRAY8, "unknown pixel format");
-  CHECK (s->group_size >= 1 && s->group_size <= NERV_MAX_GROUP,
+  CHECK (s->group_size >= 0 && s->group_size <= NERV_MAX_GROUP,
       "group size %d not within 1..%d", s->group_size, NERV_MAX_GROUP);
   CHECK (s->key_interval >= 1 && s->key_interval <= 65535,
       "key interval %d not within 1..65535", s->key_interval);
@@ -153,14 +180,26 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
   enc->s = *s;
   nerv_pixel_format_frame_format (s->format, s->width, s->height, &enc->ffmt);
   enc->key_bpp = PRIOR_KEY_BITS_PER_PARAM (s->weight_bits);
-  enc->res_bpp = PRIOR_RES_BITS_PER_PARAM;
+  enc->res_bpp = PRIOR_RES_BITS_PER_PARAM (s->weight_bits);
+  if (s->group_size == 0) {
+    /* the model is paid once per group: at low rates only long groups
+     * leave a useful model. The shortest group whose budget reaches
+     * GOOD_MODEL parameters, 8 to 256 frames. */
+    enc->s.group_size = 8;
+    while (s->bitrate > 0 && enc->s.group_size < 256) {
+      if (!pick_config (enc, NULL) || enc->budget < GOOD_MODEL)
+        enc->s.group_size *= 2;
+      else
+        break;
+    }
+  }
   if (!pick_config (enc, error)) {
     g_free (enc);
     return NULL;
   }
   enc->pool = nerv_pool_new (s->threads);
   enc->scratch = nerv_scratch_new (enc->pool, NULL);
-  enc->clip = nerv_clip_new (&enc->ffmt, s->group_size);
+  enc->clip = nerv_clip_new (&enc->ffmt, enc->s.group_size);
   g_queue_init (&enc->out);
   return enc;
 }
@@ -263,7 +302,7 @@ encode_group (NervEncoder * enc)
 {
   const NervEncoderSettings *s = &enc->s;
   const int n = enc->n_buffered;
-  gboolean key = enc->groups_since_key == 0 || !enc->have_prev;
+  gboolean key = enc->groups_since_key == 0 || !enc->have_prev || s->from_scratch;
   gboolean from_scratch;
   NervClip view;
   NervTrainParams tp;
@@ -289,6 +328,8 @@ encode_group (NervEncoder * enc)
     if (enc->model && memcmp (&old, &enc->cfg, sizeof (old)))
       free_model (enc);
   }
+  if (s->from_scratch && enc->model)
+    free_model (enc);
   cfg = &enc->cfg;
   from_scratch = enc->model == NULL;
   if (from_scratch) {

@@ -31,7 +31,8 @@ typedef struct {
   NervModelKind kind;
   guint bitrate;                /* kbit/s target; 0: use params */
   size_t params;                /* decoder parameter budget (no bitrate) */
-  int group_size;               /* frames per group */
+  int group_size;               /* frames per group; 0: chosen from the
+                                 * bitrate (8 without one) */
   int key_interval;             /* groups per key period */
   int epochs_key;               /* training epochs of a model from scratch */
   int epochs_delta;             /* epochs of a group started from the last */
@@ -39,6 +40,9 @@ typedef struct {
   int weight_bits, embed_bits;
   float lr, embed_lr;           /* 0: chosen by model size */
   float delta_lr;               /* lr of groups started from the last, x lr */
+  gboolean from_scratch;        /* every group trained from the seed for
+                                 * epochs_key (no autoregressive start; every
+                                 * group a key group): for comparisons */
   float deadzone;               /* residual changes below this many steps
                                  * are not coded (0.5: plain rounding) */
   int threads;                  /* 0: all */

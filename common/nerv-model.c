@@ -23,11 +23,16 @@ nerv_shape_rules_for_budget (NervShapeRules * r, size_t budget)
     r->min_width = 12;
     r->embed_c = 16;
     r->mlp_hidden = 256;
-  } else {
+  } else if (budget >= 12000) {
     r->max_kernel = 3;
     r->min_width = 8;
     r->embed_c = 8;
     r->mlp_hidden = 64;
+  } else {
+    r->max_kernel = 3;
+    r->min_width = 4;
+    r->embed_c = 4;
+    r->mlp_hidden = 32;
   }
 }
 

@@ -122,14 +122,15 @@ cmd_encode (int argc, char **argv)
   gint epochs_delta = 60, qat = 10, wbits = 8, ebits = 6, threads = 0;
   gint seed = 1, frames = 0, start = 0;
   gint64 params = 20000;
-  gboolean verbose = FALSE;
+  gboolean verbose = FALSE, scratch = FALSE;
   gchar *model = NULL;
   gdouble lr = 0, embed_lr = 0, delta_lr = 1.0, deadzone = 0.5;
   GOptionEntry entries[] = {
     {"bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate, "Target kbit/s (0: use --params)", "KBPS"},
     {"params", 'p', 0, G_OPTION_ARG_INT64, &params, "Decoder parameters (default 20000)", "N"},
     {"model", 'm', 0, G_OPTION_ARG_STRING, &model, "hnerv (default) or nerv", "KIND"},
-    {"group-size", 'g', 0, G_OPTION_ARG_INT, &group_size, "Frames per group (default 8)", "N"},
+    {"group-size", 'g', 0, G_OPTION_ARG_INT, &group_size,
+        "Frames per group (default 8; 0: chosen from --bitrate)", "N"},
     {"key-interval", 'k', 0, G_OPTION_ARG_INT, &key_interval, "Groups per key group (default 8)", "N"},
     {"epochs-key", 0, 0, G_OPTION_ARG_INT, &epochs_key, "Epochs from scratch (default 300)", "N"},
     {"epochs-delta", 0, 0, G_OPTION_ARG_INT, &epochs_delta, "Epochs of later groups (default 60)", "N"},
@@ -147,6 +148,8 @@ cmd_encode (int argc, char **argv)
     {"frames", 'n', 0, G_OPTION_ARG_INT, &frames, "Frames to code (default all)", "N"},
     {"start", 0, 0, G_OPTION_ARG_INT, &start, "Frames to skip", "N"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Training progress", NULL},
+    {"from-scratch", 0, 0, G_OPTION_ARG_NONE, &scratch,
+        "Train every group from the seed for --epochs-key (for comparisons)", NULL},
     {NULL}
   };
   GOptionContext *ctx = g_option_context_new ("IN.y4m OUT.nerv - encode");
@@ -193,6 +196,7 @@ cmd_encode (int argc, char **argv)
   s.embed_lr = (float) embed_lr;
   s.delta_lr = (float) delta_lr;
   s.deadzone = (float) deadzone;
+  s.from_scratch = scratch;
   s.threads = threads;
   s.seed = (guint32) seed;
   s.progress = encode_progress;
