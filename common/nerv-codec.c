@@ -260,6 +260,7 @@ nerv_encoder_pending (NervEncoder * enc)
 typedef struct {
   NervEncoder *enc;
   gboolean key;
+  gboolean quantising;
 } ProgressCtx;
 
 static gboolean
@@ -271,6 +272,7 @@ train_progress (const NervTrainProgress * p, gpointer data)
     return TRUE;
   ep.group = (int) c->enc->group_index;
   ep.key = c->key;
+  ep.quantising = c->quantising;
   ep.train = p;
   if (!c->enc->s.progress (&ep, c->enc->s.user_data)) {
     c->enc->stopped = TRUE;
@@ -307,7 +309,7 @@ encode_group (NervEncoder * enc)
   NervClip view;
   NervTrainParams tp;
   NervTrainer *tr;
-  ProgressCtx pc = { enc, FALSE };
+  ProgressCtx pc = { enc, FALSE, FALSE };
   size_t np, esize, group_bits = 0;
   float *params;
   gint64 t0 = g_get_monotonic_time ();
@@ -382,6 +384,7 @@ encode_group (NervEncoder * enc)
     tp.warmup = 0.0f;
     nerv_trainer_set_params (tr, &tp);
     nerv_trainer_set_fake_quant (tr, fake_quant, enc->quant, s->embed_bits);
+    pc.quantising = TRUE;
     if (!nerv_trainer_run (tr))
       goto stopped;
   }

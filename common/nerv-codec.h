@@ -18,6 +18,7 @@ G_BEGIN_DECLS
 typedef struct {
   int group;                    /* group number */
   gboolean key;
+  gboolean quantising;          /* the quantisation-aware fine-tune */
   const NervTrainProgress *train;
 } NervEncoderProgress;
 

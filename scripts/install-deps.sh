@@ -4,7 +4,9 @@
 set -eu
 
 PKGS="meson ninja-build pkg-config gcc libglib2.0-dev liborc-0.4-dev liborc-0.4-dev-bin
-libavutil-dev check ffmpeg"
+libavutil-dev check ffmpeg libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps
+gstreamer1.0-plugins-good"
 [ "${NERV_WITH_TORCH:-0}" = 1 ] && PKGS="$PKGS python3-torch"
 
 missing=""

@@ -368,6 +368,7 @@ cmd_info (int argc, char **argv)
   gboolean have_h = FALSE;
   guint64 group_bytes = 0, frame_bytes = 0, header_bytes = 0;
   int groups = 0, frames = 0;
+  double huff_bits = 0, our_bits = 0;
 
   if (argc != 2) {
     g_printerr ("usage: nerv-tool info IN.nerv\n");
@@ -423,10 +424,20 @@ cmd_info (int argc, char **argv)
           for (int t = 0; t < q->n_tensors && nerv_range_decoder_ok (&rc); t++) {
             const size_t n = (size_t) q->t[t].rows * q->t[t].row_len;
             size_t now;
-            nerv_entropy_decode_ints_rc (&rc, v, n);
+            nerv_entropy_decode_ints_rc (&rc, v + q->t[t].offset, n);
             now = nerv_range_decoder_consumed (&rc);
             g_print (" %.2f", 8.0 * (now - prev) / n);
             prev = now;
+          }
+          {
+            /* HNeRV's method on the same integers: one Huffman code
+             * pooled over all weight tensors of the group */
+            const size_t np = nerv_model_config_n_params (&h.model);
+            const double hb = nerv_huffman_bits (v, np);
+            g_print ("; all %zu values: ours %.0f bits, pooled Huffman %.0f bits "
+                "(%.1f %% more)", np, 8.0 * prev, hb, 100.0 * (hb / (8.0 * prev) - 1));
+            huff_bits += hb;
+            our_bits += 8.0 * prev;
           }
           g_free (v);
           nerv_quant_free (q);
@@ -441,6 +452,10 @@ cmd_info (int argc, char **argv)
     }
     pos += used;
   }
+  if (our_bits > 0)
+    g_print ("weights of all groups: ours %.0f bits, pooled Huffman %.0f bits "
+        "(Huffman %.1f %% larger)\n", our_bits, huff_bits,
+        100.0 * (huff_bits / our_bits - 1));
   g_print ("total: %d groups (%" G_GUINT64_FORMAT " B), %d frames (%"
       G_GUINT64_FORMAT " B), headers %" G_GUINT64_FORMAT " B, file %zu B\n",
       groups, group_bytes, frames, frame_bytes, header_bytes, len);

@@ -1,0 +1,30 @@
+/* gst-nerv: nervdec
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef GST_NERV_DEC_H
+#define GST_NERV_DEC_H
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include "nerv-codec.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_NERV_DEC (gst_nerv_dec_get_type ())
+G_DECLARE_FINAL_TYPE (GstNervDec, gst_nerv_dec, GST, NERV_DEC, GstVideoDecoder)
+
+struct _GstNervDec
+{
+  GstVideoDecoder parent;
+
+  guint threads;                /* property (object lock) */
+
+  GstVideoCodecState *input_state;
+  GstVideoCodecState *output_state;
+  NervDecoder *core;
+  gboolean waiting_for_key;     /* after a flush or an error */
+};
+
+G_END_DECLS
+#endif

@@ -1,0 +1,952 @@
+/* gst-nerv: .nerv stream parser
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-nervparse
+ * @title: nervparse
+ * @see_also: nervdec, nervenc
+ *
+ * Splits a `.nerv` byte stream (see docs/bitstream.md) into one buffer per
+ * frame: every packet up to and including the frame's `F` packet, so the
+ * first frame of a group is `[S] G F` and the others are `F`, the
+ * alignment nervenc produces and nervdec takes. Packets whose CRC does not
+ * check are dropped and the parser resynchronises at the next packet.
+ *
+ * Timestamps come from the frame numbers and the stream header's frame
+ * rate. Frames that start a key group are marked as sync points; the others
+ * carry `DELTA_UNIT`. When the stream is read from a file (pull mode), the
+ * parser reads the packet headers of the whole file once, which gives the
+ * exact duration and an index of the key frames, so seeks land on a key
+ * frame at or before the target.
+ *
+ * ## Example pipeline
+ * |[
+ * gst-launch-1.0 filesrc location=video.nerv ! nervparse ! nervdec ! videoconvert ! autovideosink
+ * ]|
+ *
+ * Since: 0.1
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstnervparse.h"
+#include "gstnervelements.h"
+#include "nerv-bitstream.h"
+
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_nerv_parse_debug);
+#define GST_CAT_DEFAULT gst_nerv_parse_debug
+
+/* Timestamps of a stream whose header leaves the frame rate unknown (0/1)
+ * assume this rate, as the encoder does for its rates. */
+#define FALLBACK_FPS_N 25
+#define FALLBACK_FPS_D 1
+
+/* bytes read at a time when scanning a file's packet headers */
+#define SCAN_BLOCK (64 * 1024)
+/* a stream header's payload is about 60 bytes; minor versions append */
+#define MAX_STREAM_HEADER (64 * 1024)
+
+/* Maps frame numbers onto time: linear from a base, rebased where the frame
+ * rate changes or the numbers step back (concatenated streams restart at
+ * frame 0), so that time never goes back within continuous data. */
+typedef struct
+{
+  guint64 base_frame;
+  GstClockTime base_time;
+  guint fps_n, fps_d;           /* 0/0 before the first frame */
+  gboolean have_next;
+  GstClockTime next_time;
+} GstNervTimeline;
+
+/* where the file scan rebased its timeline: holds for the frames whose 'F'
+ * packet is at or after @offset */
+typedef struct
+{
+  guint64 offset;
+  guint64 base_frame;
+  GstClockTime base_time;
+  guint fps_n, fps_d;
+} GstNervRebase;
+
+typedef struct
+{
+  GstClockTime ts;
+  guint64 offset;
+} GstNervKeyFrame;
+
+struct _GstNervParse
+{
+  GstBaseParse parent;
+
+  /* the stream header in force */
+  gboolean have_header;
+  gint width, height;
+  guint fps_n, fps_d;           /* as in the header, 0/1 when unknown */
+  NervModelKind kind;
+
+  GstNervTimeline timeline;
+  guint64 next_offset;          /* input offset after the last frame or skip */
+
+  /* pull mode: every packet header of the file, read once */
+  gboolean scanned;
+  gint scan_complete;           /* atomic; the index covers the whole file */
+  GArray *rebases;              /* GstNervRebase, by offset */
+  GArray *keyframes;            /* GstNervKeyFrame, by time */
+
+  /* timestamps of the frame being finished, for pre_push_frame */
+  GstClockTime pts, duration;
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_NERV_CAPS_NAME));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_NERV_CAPS_NAME ", parsed = (boolean) true, "
+        "width = (int) [ 1, 8192 ], height = (int) [ 1, 8192 ], "
+        "framerate = (fraction) [ 0/1, MAX ]"));
+
+#define parent_class gst_nerv_parse_parent_class
+G_DEFINE_TYPE (GstNervParse, gst_nerv_parse, GST_TYPE_BASE_PARSE);
+GST_ELEMENT_REGISTER_DEFINE (nervparse, "nervparse", GST_RANK_PRIMARY,
+    GST_TYPE_NERV_PARSE);
+
+static gboolean gst_nerv_parse_start (GstBaseParse * parse);
+static gboolean gst_nerv_parse_stop (GstBaseParse * parse);
+static GstFlowReturn gst_nerv_parse_handle_frame (GstBaseParse * parse,
+    GstBaseParseFrame * frame, gint * skipsize);
+static GstFlowReturn gst_nerv_parse_pre_push_frame (GstBaseParse * parse,
+    GstBaseParseFrame * frame);
+static GstCaps *gst_nerv_parse_get_sink_caps (GstBaseParse * parse,
+    GstCaps * filter);
+static gboolean gst_nerv_parse_sink_event (GstBaseParse * parse,
+    GstEvent * event);
+static gboolean gst_nerv_parse_src_event (GstBaseParse * parse,
+    GstEvent * event);
+
+static void
+gst_nerv_parse_class_init (GstNervParseClass * klass)
+{
+  GstBaseParseClass *parse_class = GST_BASE_PARSE_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  parse_class->start = GST_DEBUG_FUNCPTR (gst_nerv_parse_start);
+  parse_class->stop = GST_DEBUG_FUNCPTR (gst_nerv_parse_stop);
+  parse_class->handle_frame = GST_DEBUG_FUNCPTR (gst_nerv_parse_handle_frame);
+  parse_class->pre_push_frame =
+      GST_DEBUG_FUNCPTR (gst_nerv_parse_pre_push_frame);
+  parse_class->get_sink_caps = GST_DEBUG_FUNCPTR (gst_nerv_parse_get_sink_caps);
+  parse_class->sink_event = GST_DEBUG_FUNCPTR (gst_nerv_parse_sink_event);
+  parse_class->src_event = GST_DEBUG_FUNCPTR (gst_nerv_parse_src_event);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "NeRV parser",
+      "Codec/Parser/Converter/Video",
+      "Splits .nerv neural video streams into frames",
+      "gst-nerv developers");
+
+  GST_DEBUG_CATEGORY_INIT (gst_nerv_parse_debug, "nervparse", 0,
+      ".nerv stream parser");
+}
+
+static void
+gst_nerv_parse_init (GstNervParse * self)
+{
+  GstBaseParse *parse = GST_BASE_PARSE (self);
+
+  /* every frame gets its time from its frame number */
+  gst_base_parse_set_pts_interpolation (parse, FALSE);
+  gst_base_parse_set_infer_ts (parse, FALSE);
+
+  GST_PAD_SET_ACCEPT_INTERSECT (GST_BASE_PARSE_SINK_PAD (self));
+  GST_PAD_SET_ACCEPT_TEMPLATE (GST_BASE_PARSE_SINK_PAD (self));
+}
+
+static void
+gst_nerv_parse_reset (GstNervParse * self)
+{
+  self->have_header = FALSE;
+  self->width = self->height = 0;
+  self->fps_n = 0;
+  self->fps_d = 1;
+  self->kind = NERV_MODEL_HNERV;
+  memset (&self->timeline, 0, sizeof (self->timeline));
+  self->next_offset = 0;
+  self->scanned = FALSE;
+  g_atomic_int_set (&self->scan_complete, FALSE);
+  g_clear_pointer (&self->rebases, g_array_unref);
+  g_clear_pointer (&self->keyframes, g_array_unref);
+  self->pts = self->duration = GST_CLOCK_TIME_NONE;
+}
+
+static gboolean
+gst_nerv_parse_start (GstBaseParse * parse)
+{
+  GstNervParse *self = GST_NERV_PARSE (parse);
+
+  GST_DEBUG_OBJECT (self, "start");
+  gst_nerv_parse_reset (self);
+  gst_base_parse_set_min_frame_size (parse, NERV_PACKET_HEADER);
+  return TRUE;
+}
+
+static gboolean
+gst_nerv_parse_stop (GstBaseParse * parse)
+{
+  GstNervParse *self = GST_NERV_PARSE (parse);
+
+  GST_DEBUG_OBJECT (self, "stop");
+  gst_nerv_parse_reset (self);
+  return TRUE;
+}
+
+/* ---- timeline ---------------------------------------------------------- */
+
+static void
+effective_fps (guint fps_n, guint fps_d, guint * n, guint * d)
+{
+  if (fps_n == 0 || fps_d == 0) {
+    *n = FALLBACK_FPS_N;
+    *d = FALLBACK_FPS_D;
+  } else {
+    *n = fps_n;
+    *d = fps_d;
+  }
+}
+
+static GstClockTime
+frames_to_time (guint64 frames, guint fps_n, guint fps_d)
+{
+  return gst_util_uint64_scale (frames, (guint64) fps_d * GST_SECOND, fps_n);
+}
+
+/* Time of frame number @f at the (effective) rate @fps_n/@fps_d. After a
+ * discontinuity (seek, flush) a step back is taken as it comes. Returns
+ * TRUE if the timeline was rebased at this frame. */
+static gboolean
+gst_nerv_timeline_frame (GstNervTimeline * tl, guint64 f, guint fps_n,
+    guint fps_d, gboolean discont, GstClockTime * pts, GstClockTime * duration)
+{
+  gboolean rebased = FALSE;
+  GstClockTime t;
+
+  if (discont)
+    tl->have_next = FALSE;
+  if (fps_n != tl->fps_n || fps_d != tl->fps_d) {
+    /* frame f stays where the old rate put it */
+    if (tl->fps_n == 0 || f < tl->base_frame)
+      t = frames_to_time (f, fps_n, fps_d);
+    else
+      t = tl->base_time + frames_to_time (f - tl->base_frame, tl->fps_n,
+          tl->fps_d);
+    tl->base_frame = f;
+    tl->base_time = t;
+    tl->fps_n = fps_n;
+    tl->fps_d = fps_d;
+    rebased = TRUE;
+  }
+  if (f < tl->base_frame) {
+    tl->base_time = tl->have_next ? tl->next_time :
+        frames_to_time (f, fps_n, fps_d);
+    tl->base_frame = f;
+    rebased = TRUE;
+  }
+  t = tl->base_time + frames_to_time (f - tl->base_frame, fps_n, fps_d);
+  if (tl->have_next && t < tl->next_time) {
+    /* frame numbers went back: a new stream was appended */
+    tl->base_frame = f;
+    tl->base_time = t = tl->next_time;
+    rebased = TRUE;
+  }
+  *pts = t;
+  *duration = tl->base_time + frames_to_time (f + 1 - tl->base_frame, fps_n,
+      fps_d) - t;
+  tl->next_time = t + *duration;
+  tl->have_next = TRUE;
+  return rebased;
+}
+
+/* the file scan's rebase that holds at input offset @offset */
+static const GstNervRebase *
+gst_nerv_parse_find_rebase (GstNervParse * self, guint64 offset)
+{
+  const GstNervRebase *r;
+  guint lo = 0, hi;
+
+  if (!self->rebases || self->rebases->len == 0)
+    return NULL;
+  r = (const GstNervRebase *) self->rebases->data;
+  hi = self->rebases->len;
+  if (offset < r[0].offset)
+    return NULL;
+  while (hi - lo > 1) {
+    const guint mid = (lo + hi) / 2;
+    if (r[mid].offset <= offset)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return &r[lo];
+}
+
+/* ---- file scan (pull mode) --------------------------------------------- */
+
+typedef struct
+{
+  GstPad *pad;
+  guint64 size;                 /* G_MAXUINT64 if unknown */
+  GstBuffer *buf;
+  GstMapInfo map;
+  guint64 offset;               /* of buf */
+  GstFlowReturn flow;
+} GstNervReader;
+
+static void
+gst_nerv_reader_clear (GstNervReader * r)
+{
+  if (r->buf) {
+    gst_buffer_unmap (r->buf, &r->map);
+    gst_buffer_unref (r->buf);
+    r->buf = NULL;
+  }
+}
+
+/* [off, off + len) of the upstream data, or NULL at the end or on error
+ * (then r->flow says which). Valid until the next call. */
+static const guint8 *
+gst_nerv_reader_get (GstNervReader * r, guint64 off, guint len, gsize * avail)
+{
+  if (!r->buf || off < r->offset || off + len > r->offset + r->map.size) {
+    gst_nerv_reader_clear (r);
+    if (off >= r->size || len > r->size - off) {
+      r->flow = GST_FLOW_EOS;
+      return NULL;
+    }
+    r->flow = gst_pad_pull_range (r->pad, off, MAX (len, SCAN_BLOCK), &r->buf);
+    if (r->flow != GST_FLOW_OK) {
+      r->buf = NULL;
+      return NULL;
+    }
+    if (!gst_buffer_map (r->buf, &r->map, GST_MAP_READ)) {
+      gst_buffer_unref (r->buf);
+      r->buf = NULL;
+      r->flow = GST_FLOW_ERROR;
+      return NULL;
+    }
+    r->offset = off;
+    if (r->map.size < len) {
+      gst_nerv_reader_clear (r);
+      r->flow = GST_FLOW_EOS;
+      return NULL;
+    }
+  }
+  if (avail)
+    *avail = r->offset + r->map.size - off;
+  return r->map.data + (off - r->offset);
+}
+
+/* After damage at *off: the next offset where a packet whose CRC checks
+ * starts. FALSE at the end of the data. */
+static gboolean
+gst_nerv_reader_resync (GstNervReader * r, guint64 * off)
+{
+  guint64 pos = *off + 1;
+
+  while (TRUE) {
+    gsize avail, i;
+    const guint8 *p = gst_nerv_reader_get (r, pos, 3, &avail);
+
+    if (!p)
+      return FALSE;
+    for (i = 0; i + 3 <= avail; i++)
+      if (p[i] == 'N' && p[i + 1] == 'R' && p[i + 2] == 'V')
+        break;
+    if (i + 3 > avail) {
+      pos += avail - 2;
+      continue;
+    }
+    pos += i;
+    p = gst_nerv_reader_get (r, pos, NERV_PACKET_HEADER, NULL);
+    if (p) {
+      const guint32 len = GST_READ_UINT32_LE (p + 4);
+      NervPacket pkt;
+      size_t used;
+
+      if (len <= NERV_MAX_PAYLOAD) {
+        p = gst_nerv_reader_get (r, pos, NERV_PACKET_OVERHEAD + len, NULL);
+        if (p && nerv_packet_parse (p, NERV_PACKET_OVERHEAD + len, &pkt,
+                &used) == NERV_OK) {
+          *off = pos;
+          return TRUE;
+        }
+      }
+    }
+    if (r->flow != GST_FLOW_OK && r->flow != GST_FLOW_EOS)
+      return FALSE;
+    pos++;
+  }
+}
+
+/* Reads the header of every packet from @start to the end: the timeline
+ * (rebases), the key frames (index entries) and the duration. Packet
+ * payloads are not read, except after damage. */
+static void
+gst_nerv_parse_scan (GstNervParse * self, guint64 start)
+{
+  GstNervReader r = { NULL, };
+  GstNervTimeline tl = { 0, };
+  GArray *rebases = g_array_new (FALSE, FALSE, sizeof (GstNervRebase));
+  GArray *keys = g_array_new (FALSE, FALSE, sizeof (GstNervKeyFrame));
+  guint64 off = start, key_off = 0, s_off = 0, frames = 0;
+  guint fps_n = FALLBACK_FPS_N, fps_d = FALLBACK_FPS_D;
+  gboolean key = FALSE, have_s = FALSE, done = FALSE;
+  gint64 size = -1;
+  GstClockTime end = 0;
+
+  r.pad = GST_BASE_PARSE_SINK_PAD (self);
+  r.size = G_MAXUINT64;
+  if (gst_pad_peer_query_duration (r.pad, GST_FORMAT_BYTES, &size) && size > 0)
+    r.size = (guint64) size;
+
+  GST_DEBUG_OBJECT (self, "scanning packet headers from offset %"
+      G_GUINT64_FORMAT " of %" G_GINT64_FORMAT, start, size);
+
+  while (!done) {
+    const guint8 *p = gst_nerv_reader_get (&r, off, NERV_PACKET_HEADER, NULL);
+    guint32 len;
+    guint need;
+    guint8 type;
+
+    if (!p) {
+      done = r.flow == GST_FLOW_EOS;
+      break;
+    }
+    len = GST_READ_UINT32_LE (p + 4);
+    if (memcmp (p, "NRV", 3) != 0 || len > NERV_MAX_PAYLOAD) {
+      GST_DEBUG_OBJECT (self, "damage at offset %" G_GUINT64_FORMAT, off);
+      if (!gst_nerv_reader_resync (&r, &off)) {
+        done = r.flow == GST_FLOW_EOS;
+        break;
+      }
+      continue;
+    }
+    need = MIN (len, 16);
+    p = gst_nerv_reader_get (&r, off, NERV_PACKET_HEADER + need, NULL);
+    if (!p) {
+      done = r.flow == GST_FLOW_EOS;
+      break;
+    }
+    if (off + NERV_PACKET_OVERHEAD + len > r.size) {
+      /* a cut packet at the end: the parser drops it too */
+      done = TRUE;
+      break;
+    }
+    type = p[3];
+    p += NERV_PACKET_HEADER;
+    switch (type) {
+      case NERV_PACKET_STREAM:
+        if (len >= 14 && p[0] == NERV_VERSION_MAJOR) {
+          effective_fps (GST_READ_UINT32_LE (p + 6), GST_READ_UINT32_LE (p +
+                  10), &fps_n, &fps_d);
+          have_s = TRUE;
+          s_off = off;
+        }
+        break;
+      case NERV_PACKET_GROUP:
+        if (len >= 5 && (p[4] & 1) && !key) {
+          key = TRUE;
+          key_off = have_s ? s_off : off;
+        }
+        break;
+      case NERV_PACKET_FRAME:
+        if (len >= 8) {
+          GstClockTime pts, dur;
+          const guint64 f = GST_READ_UINT64_LE (p);
+
+          if (gst_nerv_timeline_frame (&tl, f, fps_n, fps_d, FALSE, &pts,
+                  &dur)) {
+            GstNervRebase rb = { off, tl.base_frame, tl.base_time, fps_n,
+              fps_d
+            };
+            g_array_append_val (rebases, rb);
+          }
+          if (key) {
+            GstNervKeyFrame k = { pts, key_off };
+            g_array_append_val (keys, k);
+            gst_base_parse_add_index_entry (GST_BASE_PARSE (self), key_off,
+                pts, TRUE, TRUE);
+          }
+          end = pts + dur;
+          frames++;
+          key = have_s = FALSE;
+        }
+        break;
+      default:
+        break;
+    }
+    off += NERV_PACKET_OVERHEAD + (guint64) len;
+  }
+  gst_nerv_reader_clear (&r);
+
+  if (r.flow == GST_FLOW_FLUSHING) {
+    /* a seek or a state change interrupted us: try again later */
+    GST_DEBUG_OBJECT (self, "scan interrupted");
+    g_array_unref (rebases);
+    g_array_unref (keys);
+    return;
+  }
+  self->scanned = TRUE;
+  g_clear_pointer (&self->rebases, g_array_unref);
+  g_clear_pointer (&self->keyframes, g_array_unref);
+  self->rebases = rebases;
+  self->keyframes = keys;
+  if (!done) {
+    GST_WARNING_OBJECT (self, "could not read the whole stream (%s); "
+        "the duration will be estimated", gst_flow_get_name (r.flow));
+    return;
+  }
+  GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %u key frames, "
+      "duration %" GST_TIME_FORMAT, frames, keys->len, GST_TIME_ARGS (end));
+  if (frames > 0)
+    gst_base_parse_set_duration (GST_BASE_PARSE (self), GST_FORMAT_TIME, end,
+        0);
+  g_atomic_int_set (&self->scan_complete, TRUE);
+}
+
+/* ---- caps -------------------------------------------------------------- */
+
+static void
+gst_nerv_parse_set_header (GstNervParse * self, const NervStreamHeader * h)
+{
+  GstBaseParse *parse = GST_BASE_PARSE (self);
+  GstPad *srcpad = GST_BASE_PARSE_SRC_PAD (self);
+  GstCaps *caps, *current;
+  guint fps_n = h->fps_n, fps_d = h->fps_d;
+
+  if (fps_n == 0 || fps_d == 0 || fps_n > G_MAXINT || fps_d > G_MAXINT) {
+    if (fps_n != 0)
+      GST_WARNING_OBJECT (self, "unusable frame rate %u/%u", fps_n, fps_d);
+    fps_n = 0;
+    fps_d = 1;
+  }
+  if (!self->have_header || self->kind != h->model.kind) {
+    GstTagList *tags = gst_tag_list_new (GST_TAG_VIDEO_CODEC,
+        h->model.kind == NERV_MODEL_NERV ? "NeRV neural video" :
+        "HNeRV neural video", NULL);
+    gst_base_parse_merge_tags (parse, tags, GST_TAG_MERGE_REPLACE);
+    gst_tag_list_unref (tags);
+  }
+  if (!self->have_header || self->fps_n != fps_n || self->fps_d != fps_d)
+    gst_base_parse_set_frame_rate (parse, fps_n, fps_d, 0, 0);
+
+  self->have_header = TRUE;
+  self->width = h->model.width;
+  self->height = h->model.height;
+  self->fps_n = fps_n;
+  self->fps_d = fps_d;
+  self->kind = h->model.kind;
+
+  caps = gst_caps_new_simple (GST_NERV_CAPS_NAME,
+      "parsed", G_TYPE_BOOLEAN, TRUE,
+      "width", G_TYPE_INT, self->width,
+      "height", G_TYPE_INT, self->height,
+      "framerate", GST_TYPE_FRACTION, (gint) fps_n, (gint) fps_d, NULL);
+  current = gst_pad_get_current_caps (srcpad);
+  if (!current || !gst_caps_is_strictly_equal (caps, current)) {
+    GST_INFO_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
+    gst_pad_set_caps (srcpad, caps);
+  }
+  gst_clear_caps (&current);
+  gst_caps_unref (caps);
+}
+
+static void
+remove_fields (GstCaps * caps)
+{
+  for (guint i = 0; i < gst_caps_get_size (caps); i++)
+    gst_structure_remove_field (gst_caps_get_structure (caps, i), "parsed");
+}
+
+static GstCaps *
+gst_nerv_parse_get_sink_caps (GstBaseParse * parse, GstCaps * filter)
+{
+  GstCaps *templ = gst_pad_get_pad_template_caps (GST_BASE_PARSE_SINK_PAD
+      (parse));
+  GstCaps *fcopy = NULL, *peercaps, *res;
+
+  if (filter) {
+    fcopy = gst_caps_copy (filter);
+    remove_fields (fcopy);
+  }
+  peercaps = gst_pad_peer_query_caps (GST_BASE_PARSE_SRC_PAD (parse), fcopy);
+  if (peercaps) {
+    peercaps = gst_caps_make_writable (peercaps);
+    remove_fields (peercaps);
+    res = gst_caps_intersect_full (peercaps, templ, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (peercaps);
+    gst_caps_unref (templ);
+  } else {
+    res = templ;
+  }
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, res,
+        GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (res);
+    res = tmp;
+  }
+  gst_clear_caps (&fcopy);
+  return res;
+}
+
+/* ---- frames ------------------------------------------------------------ */
+
+/* bytes a packet starting at @data needs in all */
+static gsize
+packet_size (const guint8 * data, gsize avail)
+{
+  if (avail < NERV_PACKET_HEADER)
+    return NERV_PACKET_HEADER;
+  return NERV_PACKET_OVERHEAD + (gsize) GST_READ_UINT32_LE (data + 4);
+}
+
+/* bytes to skip from @data (not a packet) to the next sync marker; a marker
+ * cut at the end is kept unless no more data will come */
+static gsize
+skip_to_sync (const guint8 * data, gsize size, gboolean draining)
+{
+  gsize skip = nerv_packet_find_sync (data, size);
+
+  if (skip >= size && !draining) {
+    if (size >= 3 && data[size - 2] == 'N' && data[size - 1] == 'R')
+      skip = size - 2;
+    else if (size >= 2 && data[size - 1] == 'N')
+      skip = size - 1;
+  }
+  return MAX (skip, 1);
+}
+
+typedef struct
+{
+  gsize offset, size;
+} Range;
+
+static GArray *
+keep_range (GArray * kept, gsize start, gsize end)
+{
+  if (!kept)
+    kept = g_array_new (FALSE, FALSE, sizeof (Range));
+  if (end > start) {
+    Range r = { start, end - start };
+    g_array_append_val (kept, r);
+  }
+  return kept;
+}
+
+static GstFlowReturn
+gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
+    gint * skipsize)
+{
+  GstNervParse *self = GST_NERV_PARSE (parse);
+  const gboolean draining = GST_BASE_PARSE_DRAINING (parse);
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstMapInfo map;
+  GArray *kept = NULL;          /* set once something inside is dropped */
+  gsize pos = 0, run = 0, end = 0, f_pos = 0;
+  gboolean key = FALSE, have_sh = FALSE;
+  NervStreamHeader sh;
+  NervFrameHeader fh;
+  GstClockTime pts, duration;
+  guint fps_n, fps_d;
+  GstBuffer *out;
+
+  memset (&sh, 0, sizeof (sh));
+  memset (&fh, 0, sizeof (fh));
+  if (!gst_buffer_map (frame->buffer, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
+        ("Could not map the input buffer"));
+    return GST_FLOW_ERROR;
+  }
+
+  while (end == 0) {
+    NervPacket pkt;
+    size_t used = 0;
+    NervStatus st;
+
+    if (pos >= map.size) {
+      /* no frame packet yet */
+      if (draining) {
+        GST_DEBUG_OBJECT (self, "dropping %" G_GSIZE_FORMAT " bytes without "
+            "a frame at the end of the stream", map.size);
+        *skipsize = map.size;
+      } else {
+        gst_base_parse_set_min_frame_size (parse, map.size + 1);
+      }
+      goto out;
+    }
+
+    st = nerv_packet_parse (map.data + pos, map.size - pos, &pkt, &used);
+    if (st == NERV_ERR_NEED_MORE && !draining) {
+      gst_base_parse_set_min_frame_size (parse,
+          pos + packet_size (map.data + pos, map.size - pos));
+      goto out;
+    }
+    if (st != NERV_OK) {
+      /* damage, or a packet cut by the end of the stream: resynchronise at
+       * the next marker */
+      if (pos == 0) {
+        *skipsize = skip_to_sync (map.data, map.size, draining);
+        GST_DEBUG_OBJECT (self, "%s: skipping %d bytes", nerv_status_string
+            (st), *skipsize);
+        goto out;
+      }
+      GST_DEBUG_OBJECT (self, "%s at +%" G_GSIZE_FORMAT ": dropped from the "
+          "frame", nerv_status_string (st), pos);
+      kept = keep_range (kept, run, pos);
+      pos += nerv_packet_find_sync (map.data + pos, map.size - pos);
+      run = pos;
+      continue;
+    }
+
+    if (!self->have_header && !have_sh && pkt.type != NERV_PACKET_STREAM) {
+      GST_DEBUG_OBJECT (self, "skipping packet '%c' before a stream header",
+          g_ascii_isprint (pkt.type) ? pkt.type : '?');
+      *skipsize = pos + used;
+      goto out;
+    }
+
+    switch (pkt.type) {
+      case NERV_PACKET_STREAM:{
+        NervStreamHeader h;
+        const NervStatus hs = nerv_stream_header_parse (pkt.payload,
+            pkt.size, &h);
+
+        if (hs == NERV_ERR_VERSION) {
+          GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+              ("This .nerv stream has format version %d.%d; this version of "
+                  "gst-nerv reads version %d.x only. A newer gst-nerv is "
+                  "needed to play it.", h.version_major, h.version_minor,
+                  NERV_VERSION_MAJOR),
+              ("unsupported major version %d", h.version_major));
+          ret = GST_FLOW_ERROR;
+          goto out;
+        }
+        if (hs != NERV_OK) {
+          GST_ELEMENT_WARNING (self, STREAM, DECODE,
+              ("Invalid .nerv stream header (%s); frames up to the next key "
+                  "group are skipped.", nerv_status_string (hs)),
+              ("stream header at offset %" G_GUINT64_FORMAT,
+                  frame->offset + pos));
+          self->have_header = FALSE;
+          *skipsize = pos + used;
+          goto out;
+        }
+        sh = h;
+        have_sh = TRUE;
+        break;
+      }
+      case NERV_PACKET_GROUP:{
+        NervGroupHeader g;
+
+        if (nerv_group_header_parse (pkt.payload, pkt.size, &g) != NERV_OK)
+          goto bad_packet;
+        key |= g.key;
+        break;
+      }
+      case NERV_PACKET_FRAME:
+        if (nerv_frame_header_parse (pkt.payload, pkt.size, &fh) != NERV_OK)
+          goto bad_packet;
+        f_pos = pos;
+        end = pos + used;
+        break;
+      default:
+        GST_LOG_OBJECT (self, "passing on a packet of unknown type 0x%02x",
+            pkt.type);
+        break;
+    }
+    pos += used;
+    continue;
+
+  bad_packet:
+    /* the CRC checks but the fields do not: written wrong, drop it */
+    GST_WARNING_OBJECT (self, "dropping a '%c' packet with invalid fields",
+        pkt.type);
+    if (pos == 0) {
+      *skipsize = used;
+      goto out;
+    }
+    kept = keep_range (kept, run, pos);
+    pos += used;
+    run = pos;
+  }
+
+  /* a frame: packets [0, end) less what was dropped */
+  if (have_sh)
+    gst_nerv_parse_set_header (self, &sh);
+  if (!self->scanned && GST_PAD_MODE (GST_BASE_PARSE_SINK_PAD (self)) ==
+      GST_PAD_MODE_PULL)
+    gst_nerv_parse_scan (self, frame->offset);
+
+  effective_fps (self->fps_n, self->fps_d, &fps_n, &fps_d);
+  {
+    const GstNervRebase *rb = gst_nerv_parse_find_rebase (self,
+        frame->offset + f_pos);
+    gboolean discont = frame->offset != self->next_offset;
+
+    if (rb) {
+      /* the file scan knows where this frame is on the timeline */
+      self->timeline.base_frame = rb->base_frame;
+      self->timeline.base_time = rb->base_time;
+      self->timeline.fps_n = rb->fps_n;
+      self->timeline.fps_d = rb->fps_d;
+      discont = TRUE;
+    }
+    gst_nerv_timeline_frame (&self->timeline, fh.frame, fps_n, fps_d,
+        discont, &pts, &duration);
+  }
+
+  if (kept) {
+    kept = keep_range (kept, run, end);
+    out = gst_buffer_new ();
+    for (guint i = 0; i < kept->len; i++) {
+      const Range *r = &g_array_index (kept, Range, i);
+      gst_buffer_copy_into (out, frame->buffer, GST_BUFFER_COPY_MEMORY,
+          r->offset, r->size);
+    }
+    GST_BUFFER_FLAGS (out) = GST_BUFFER_FLAGS (frame->buffer);
+    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
+    GST_BUFFER_OFFSET (out) = GST_BUFFER_OFFSET (frame->buffer);
+    frame->out_buffer = out;
+  } else {
+    out = frame->buffer;
+  }
+  GST_BUFFER_PTS (out) = pts;
+  GST_BUFFER_DTS (out) = pts;
+  GST_BUFFER_DURATION (out) = duration;
+  if (key)
+    GST_BUFFER_FLAG_UNSET (out, GST_BUFFER_FLAG_DELTA_UNIT);
+  else
+    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DELTA_UNIT);
+  self->pts = pts;
+  self->duration = duration;
+
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT "%s, %" G_GSIZE_FORMAT
+      " bytes, pts %" GST_TIME_FORMAT, fh.frame, key ? " (key)" : "", end,
+      GST_TIME_ARGS (pts));
+
+out:
+  gst_buffer_unmap (frame->buffer, &map);
+  if (kept)
+    g_array_unref (kept);
+  if (*skipsize > 0) {
+    self->next_offset = frame->offset + *skipsize;
+    gst_base_parse_set_min_frame_size (parse, NERV_PACKET_HEADER);
+  }
+  if (end > 0) {
+    self->next_offset = frame->offset + end;
+    gst_base_parse_set_min_frame_size (parse, NERV_PACKET_HEADER);
+    ret = gst_base_parse_finish_frame (parse, frame, end);
+  }
+  return ret;
+}
+
+static GstFlowReturn
+gst_nerv_parse_pre_push_frame (GstBaseParse * parse, GstBaseParseFrame * frame)
+{
+  GstNervParse *self = GST_NERV_PARSE (parse);
+  GstBuffer *buf = frame->out_buffer ? frame->out_buffer : frame->buffer;
+
+  frame->flags |= GST_BASE_PARSE_FRAME_FLAG_CLIP;
+
+  /* upstream in TIME without timestamps: keep the stream's own */
+  if (buf && !GST_BUFFER_PTS_IS_VALID (buf)
+      && GST_CLOCK_TIME_IS_VALID (self->pts)) {
+    GST_BUFFER_PTS (buf) = self->pts;
+    GST_BUFFER_DTS (buf) = self->pts;
+    GST_BUFFER_DURATION (buf) = self->duration;
+  }
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_nerv_parse_sink_event (GstBaseParse * parse, GstEvent * event)
+{
+  GstNervParse *self = GST_NERV_PARSE (parse);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
+    self->timeline.have_next = FALSE;
+  return GST_BASE_PARSE_CLASS (parent_class)->sink_event (parse, event);
+}
+
+/* the key frame a KEY_UNIT seek to @t snaps to */
+static GstClockTime
+gst_nerv_parse_snap (GstNervParse * self, GstClockTime t, GstSeekFlags flags)
+{
+  const GstNervKeyFrame *k = (const GstNervKeyFrame *) self->keyframes->data;
+  const guint n = self->keyframes->len;
+  guint i = 0;
+
+  if (n == 0)
+    return t;
+  /* the first key frame after t */
+  while (i < n && k[i].ts <= t)
+    i++;
+  if ((flags & GST_SEEK_FLAG_SNAP_NEAREST) == GST_SEEK_FLAG_SNAP_NEAREST) {
+    if (i == n)
+      return k[n - 1].ts;
+    if (i == 0)
+      return k[0].ts;
+    return t - k[i - 1].ts <= k[i].ts - t ? k[i - 1].ts : k[i].ts;
+  }
+  if (flags & GST_SEEK_FLAG_SNAP_AFTER) {
+    if (i > 0 && k[i - 1].ts == t)
+      return t;
+    return i < n ? k[i].ts : t;
+  }
+  return i > 0 ? k[i - 1].ts : k[0].ts;
+}
+
+static gboolean
+gst_nerv_parse_src_event (GstBaseParse * parse, GstEvent * event)
+{
+  GstNervParse *self = GST_NERV_PARSE (parse);
+
+  /* With every key frame indexed, make the base class seek by the index:
+   * to the key frame at or before the target, keeping the requested
+   * segment (or snapping it for KEY_UNIT seeks). */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEEK
+      && g_atomic_int_get (&self->scan_complete)) {
+    gdouble rate;
+    GstFormat format;
+    GstSeekFlags flags;
+    GstSeekType start_type, stop_type;
+    gint64 start, stop;
+
+    gst_event_parse_seek (event, &rate, &format, &flags, &start_type, &start,
+        &stop_type, &stop);
+    if (format == GST_FORMAT_TIME && rate > 0.0
+        && start_type == GST_SEEK_TYPE_SET && start >= 0) {
+      GstEvent *seek;
+
+      if (flags & GST_SEEK_FLAG_KEY_UNIT)
+        start = gst_nerv_parse_snap (self, start, flags);
+      flags &= ~(GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE |
+          GST_SEEK_FLAG_SNAP_AFTER);
+      flags |= GST_SEEK_FLAG_ACCURATE;
+      seek = gst_event_new_seek (rate, format, flags, start_type, start,
+          stop_type, stop);
+      gst_event_set_seqnum (seek, gst_event_get_seqnum (event));
+      GST_DEBUG_OBJECT (self, "seek to %" GST_TIME_FORMAT " by the index",
+          GST_TIME_ARGS (start));
+      gst_event_unref (event);
+      event = seek;
+    }
+  }
+  return GST_BASE_PARSE_CLASS (parent_class)->src_event (parse, event);
+}

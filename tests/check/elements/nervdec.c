@@ -1,0 +1,250 @@
+/* gst-nerv: nervdec and whole-pipeline tests
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Encode videotestsrc frames through nervenc ! nervparse ! nervdec and
+ * check PSNR against the same frames; a file round trip through decodebin;
+ * gst-discoverer's view of a file; a seek into the middle of a file; a
+ * corrupt file that still decodes from the next key group.
+ */
+#include <gst/app/gstappsink.h>
+#include <gst/check/gstcheck.h>
+#include <gst/pbutils/pbutils.h>
+#include <gst/video/video.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+#include <math.h>
+#include <string.h>
+
+#define W 64
+#define H 48
+#define N 12
+#define SRC "videotestsrc num-buffers=%d pattern=ball motion=wavy ! " \
+  "video/x-raw,format=I420,width=64,height=48,framerate=25/1"
+#define ENC "nervenc params=12000 epochs=120 group-size=4 keyframe-interval=2 seed=3"
+
+/* run a pipeline to EOS; frames from its appsink "sink" (may be NULL) */
+static GPtrArray *
+run (const char *desc, gboolean collect)
+{
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch (desc, &err);
+  GstBus *bus;
+  GstMessage *m;
+  GPtrArray *frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_sample_unref);
+  GstAppSink *sink;
+
+  fail_unless (p != NULL, "%s: %s", desc, err ? err->message : "");
+  sink = collect ? GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink")) : NULL;
+  fail_unless_equals_int (gst_element_set_state (p, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_ASYNC);
+  if (sink) {
+    GstSample *s;
+    while ((s = gst_app_sink_pull_sample (sink)))
+      g_ptr_array_add (frames, s);
+    gst_object_unref (sink);
+  }
+  bus = gst_element_get_bus (p);
+  m = gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (m != NULL, "%s: timed out", desc);
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+    GError *e;
+    gchar *dbg;
+    gst_message_parse_error (m, &e, &dbg);
+    fail ("%s: %s (%s)", desc, e->message, dbg);
+  }
+  gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  return frames;
+}
+
+static double
+psnr_y (GstSample * a, GstSample * b)
+{
+  GstVideoInfo ia, ib;
+  GstVideoFrame fa, fb;
+  double se = 0;
+  gst_video_info_from_caps (&ia, gst_sample_get_caps (a));
+  gst_video_info_from_caps (&ib, gst_sample_get_caps (b));
+  fail_unless (gst_video_frame_map (&fa, &ia, gst_sample_get_buffer (a), GST_MAP_READ));
+  fail_unless (gst_video_frame_map (&fb, &ib, gst_sample_get_buffer (b), GST_MAP_READ));
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      const double d = (double) GST_VIDEO_FRAME_COMP_DATA (&fa, 0)[y *
+          GST_VIDEO_FRAME_COMP_STRIDE (&fa, 0) + x] -
+          GST_VIDEO_FRAME_COMP_DATA (&fb, 0)[y * GST_VIDEO_FRAME_COMP_STRIDE (&fb, 0) + x];
+      se += d * d;
+    }
+  gst_video_frame_unmap (&fa);
+  gst_video_frame_unmap (&fb);
+  se /= W * H;
+  return se > 0 ? 10 * log10 (255.0 * 255.0 / se) : 100;
+}
+
+static gchar *
+encode_file (void)
+{
+  gchar *path = g_build_filename (g_get_tmp_dir (), "nerv-test-XXXXXX.nerv", NULL);
+  gchar *desc;
+  int fd = g_mkstemp (path);
+  close (fd);
+  desc = g_strdup_printf (SRC " ! " ENC " ! filesink location=%s", N, path);
+  g_ptr_array_unref (run (desc, FALSE));
+  g_free (desc);
+  return path;
+}
+
+START_TEST (test_pipeline_psnr)
+{
+  gchar *desc = g_strdup_printf (SRC " ! appsink name=sink sync=false", N);
+  GPtrArray *ref = run (desc, TRUE);
+  GPtrArray *dec;
+  double sum = 0;
+  g_free (desc);
+  desc = g_strdup_printf (SRC " ! " ENC " ! nervparse ! nervdec ! "
+      "appsink name=sink sync=false", N);
+  dec = run (desc, TRUE);
+  g_free (desc);
+  fail_unless_equals_int (ref->len, N);
+  fail_unless_equals_int (dec->len, N);
+  for (guint i = 0; i < N; i++) {
+    GstBuffer *b = gst_sample_get_buffer (g_ptr_array_index (dec, i));
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), i * GST_SECOND / 25);
+    sum += psnr_y (g_ptr_array_index (ref, i), g_ptr_array_index (dec, i));
+  }
+  /* a smooth synthetic picture: the small model must get it roughly */
+  GST_INFO ("mean PSNR-Y %.2f dB", sum / N);
+  fail_unless (sum / N > 20.0, "mean PSNR-Y %.2f dB", sum / N);
+  g_ptr_array_unref (ref);
+  g_ptr_array_unref (dec);
+}
+END_TEST;
+
+START_TEST (test_file_decodebin)
+{
+  gchar *path = encode_file ();
+  gchar *desc = g_strdup_printf ("filesrc location=%s ! decodebin ! "
+      "videoconvert ! video/x-raw,format=I420 ! appsink name=sink sync=false", path);
+  GPtrArray *dec = run (desc, TRUE);
+  fail_unless_equals_int (dec->len, N);
+  g_ptr_array_unref (dec);
+  g_free (desc);
+  g_unlink (path);
+  g_free (path);
+}
+END_TEST;
+
+START_TEST (test_discoverer)
+{
+  gchar *path = encode_file ();
+  gchar *uri = gst_filename_to_uri (path, NULL);
+  GError *err = NULL;
+  GstDiscoverer *d = gst_discoverer_new (60 * GST_SECOND, &err);
+  GstDiscovererInfo *info;
+  GList *streams;
+  GstDiscovererVideoInfo *v;
+  GstClockTime dur;
+
+  info = gst_discoverer_discover_uri (d, uri, &err);
+  fail_unless (info != NULL, "%s", err ? err->message : "");
+  fail_unless_equals_int (gst_discoverer_info_get_result (info), GST_DISCOVERER_OK);
+  streams = gst_discoverer_info_get_video_streams (info);
+  fail_unless (streams != NULL);
+  v = streams->data;
+  fail_unless_equals_int (gst_discoverer_video_info_get_width (v), W);
+  fail_unless_equals_int (gst_discoverer_video_info_get_height (v), H);
+  fail_unless_equals_int (gst_discoverer_video_info_get_framerate_num (v), 25);
+  dur = gst_discoverer_info_get_duration (info);
+  /* 12 frames at 25 fps */
+  fail_unless (dur >= 440 * GST_MSECOND && dur <= 520 * GST_MSECOND,
+      "duration %" GST_TIME_FORMAT, GST_TIME_ARGS (dur));
+  gst_discoverer_stream_info_list_free (streams);
+  gst_discoverer_info_unref (info);
+  g_object_unref (d);
+  g_free (uri);
+  g_unlink (path);
+  g_free (path);
+}
+END_TEST;
+
+START_TEST (test_seek_middle)
+{
+  gchar *path = encode_file ();
+  gchar *desc = g_strdup_printf ("filesrc location=%s ! nervparse ! nervdec ! "
+      "appsink name=sink sync=false", path);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  GstSample *s;
+  GstClockTime first = GST_CLOCK_TIME_NONE;
+  int frames = 0;
+
+  gst_element_set_state (p, GST_STATE_PAUSED);
+  fail_unless_equals_int (gst_element_get_state (p, NULL, NULL, 60 * GST_SECOND),
+      GST_STATE_CHANGE_SUCCESS);
+  /* frame 9 is in the second key period (frames 8..11): a key-unit seek
+   * lands on its key group */
+  fail_unless (gst_element_seek_simple (p, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, 9 * GST_SECOND / 25));
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  while ((s = gst_app_sink_pull_sample (sink))) {
+    GstBuffer *b = gst_sample_get_buffer (s);
+    if (!GST_CLOCK_TIME_IS_VALID (first))
+      first = GST_BUFFER_PTS (b);
+    frames++;
+    gst_sample_unref (s);
+  }
+  fail_unless_equals_uint64 (first, 8 * GST_SECOND / 25);
+  fail_unless_equals_int (frames, N - 8);
+  gst_object_unref (sink);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  g_free (desc);
+  g_unlink (path);
+  g_free (path);
+}
+END_TEST;
+
+START_TEST (test_corrupt_file_recovers)
+{
+  gchar *path = encode_file ();
+  gchar *data, *desc;
+  gsize len;
+  GPtrArray *dec;
+
+  fail_unless (g_file_get_contents (path, &data, &len, NULL));
+  /* damage the first group packet: the first key period is lost, the
+   * second decodes */
+  data[80] ^= 0x55;
+  fail_unless (g_file_set_contents (path, data, len, NULL));
+  desc = g_strdup_printf ("filesrc location=%s ! nervparse ! nervdec max-errors=-1 ! "
+      "appsink name=sink sync=false", path);
+  dec = run (desc, TRUE);
+  fail_unless (dec->len >= 4 && dec->len < N, "decoded %u frames", dec->len);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (gst_sample_get_buffer
+          (g_ptr_array_index (dec, 0))), 8 * GST_SECOND / 25);
+  g_ptr_array_unref (dec);
+  g_free (desc);
+  g_free (data);
+  g_unlink (path);
+  g_free (path);
+}
+END_TEST;
+
+static Suite *
+nervdec_suite (void)
+{
+  Suite *s = suite_create ("nervdec");
+  TCase *tc = tcase_create ("pipelines");
+  tcase_set_timeout (tc, 600);
+  tcase_add_test (tc, test_pipeline_psnr);
+  tcase_add_test (tc, test_file_decodebin);
+  tcase_add_test (tc, test_discoverer);
+  tcase_add_test (tc, test_seek_middle);
+  tcase_add_test (tc, test_corrupt_file_recovers);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+GST_CHECK_MAIN (nervdec);
