@@ -46,8 +46,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_nerv_parse_debug);
 
 /* bytes read at a time when scanning a file's packet headers */
 #define SCAN_BLOCK (64 * 1024)
-/* a stream header's payload is about 60 bytes; minor versions append */
-#define MAX_STREAM_HEADER (64 * 1024)
+/* Longest skip at a time: the base class gives up on a stream when one
+ * skip exceeds 2 MiB, and a damaged group packet can be longer. */
+#define MAX_SKIP (1024 * 1024)
 
 /* Maps frame numbers onto time: linear from a base, rebased where the frame
  * rate changes or the numbers step back (concatenated streams restart at
@@ -89,12 +90,15 @@ struct _GstNervParse
 
   GstNervTimeline timeline;
   guint64 next_offset;          /* input offset after the last frame or skip */
+  gboolean discont;             /* packets were dropped since the last frame */
 
   /* pull mode: every packet header of the file, read once */
   gboolean scanned;
   gint scan_complete;           /* atomic; the index covers the whole file */
   GArray *rebases;              /* GstNervRebase, by offset */
   GArray *keyframes;            /* GstNervKeyFrame, by time */
+
+  guint bitrate;                 /* of the whole file, 0 if unknown */
 
   /* timestamps of the frame being finished, for pre_push_frame */
   GstClockTime pts, duration;
@@ -179,10 +183,12 @@ gst_nerv_parse_reset (GstNervParse * self)
   self->kind = NERV_MODEL_HNERV;
   memset (&self->timeline, 0, sizeof (self->timeline));
   self->next_offset = 0;
+  self->discont = FALSE;
   self->scanned = FALSE;
   g_atomic_int_set (&self->scan_complete, FALSE);
   g_clear_pointer (&self->rebases, g_array_unref);
   g_clear_pointer (&self->keyframes, g_array_unref);
+  self->bitrate = 0;
   self->pts = self->duration = GST_CLOCK_TIME_NONE;
 }
 
@@ -296,6 +302,23 @@ gst_nerv_parse_find_rebase (GstNervParse * self, guint64 offset)
   return &r[lo];
 }
 
+/* the parser's tags: codec, and the file's bitrate once known (then posted
+ * instead of the base class's running estimate) */
+static void
+gst_nerv_parse_update_tags (GstNervParse * self)
+{
+  GstTagList *tags = gst_tag_list_new (GST_TAG_VIDEO_CODEC,
+      self->kind == NERV_MODEL_NERV ? "NeRV neural video" :
+      "HNeRV neural video", NULL);
+
+  if (self->bitrate)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_BITRATE,
+        self->bitrate, NULL);
+  gst_base_parse_merge_tags (GST_BASE_PARSE (self), tags,
+      GST_TAG_MERGE_REPLACE);
+  gst_tag_list_unref (tags);
+}
+
 /* ---- file scan (pull mode) --------------------------------------------- */
 
 typedef struct
@@ -394,9 +417,11 @@ gst_nerv_reader_resync (GstNervReader * r, guint64 * off)
   }
 }
 
-/* Reads the header of every packet from @start to the end: the timeline
- * (rebases), the key frames (index entries) and the duration. Packet
- * payloads are not read, except after damage. */
+/* Reads every packet header from @start to the end: the timeline
+ * (rebases), the key frames (index entries) and the duration. Stream
+ * header and frame packets are small and checked whole, with the parser's
+ * rules; of group packets only the fixed fields are read, except after
+ * damage. */
 static void
 gst_nerv_parse_scan (GstNervParse * self, guint64 start)
 {
@@ -406,7 +431,7 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
   GArray *keys = g_array_new (FALSE, FALSE, sizeof (GstNervKeyFrame));
   guint64 off = start, key_off = 0, s_off = 0, frames = 0;
   guint fps_n = FALLBACK_FPS_N, fps_d = FALLBACK_FPS_D;
-  gboolean key = FALSE, have_s = FALSE, done = FALSE;
+  gboolean key = FALSE, have_s = FALSE, have_header = FALSE, done = FALSE;
   gint64 size = -1;
   GstClockTime end = 0;
 
@@ -421,57 +446,69 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
   while (!done) {
     const guint8 *p = gst_nerv_reader_get (&r, off, NERV_PACKET_HEADER, NULL);
     guint32 len;
-    guint need;
     guint8 type;
 
     if (!p) {
       done = r.flow == GST_FLOW_EOS;
       break;
     }
+    type = p[3];
     len = GST_READ_UINT32_LE (p + 4);
-    if (memcmp (p, "NRV", 3) != 0 || len > NERV_MAX_PAYLOAD) {
-      GST_DEBUG_OBJECT (self, "damage at offset %" G_GUINT64_FORMAT, off);
-      if (!gst_nerv_reader_resync (&r, &off)) {
-        done = r.flow == GST_FLOW_EOS;
-        break;
-      }
-      continue;
-    }
-    need = MIN (len, 16);
-    p = gst_nerv_reader_get (&r, off, NERV_PACKET_HEADER + need, NULL);
-    if (!p) {
-      done = r.flow == GST_FLOW_EOS;
-      break;
-    }
+    if (memcmp (p, "NRV", 3) != 0 || len > NERV_MAX_PAYLOAD)
+      goto damage;
     if (off + NERV_PACKET_OVERHEAD + len > r.size) {
       /* a cut packet at the end: the parser drops it too */
       done = TRUE;
       break;
     }
-    type = p[3];
-    p += NERV_PACKET_HEADER;
-    switch (type) {
-      case NERV_PACKET_STREAM:
-        if (len >= 14 && p[0] == NERV_VERSION_MAJOR) {
-          effective_fps (GST_READ_UINT32_LE (p + 6), GST_READ_UINT32_LE (p +
-                  10), &fps_n, &fps_d);
+    if (type == NERV_PACKET_GROUP) {
+      /* the bulk of the stream: only its fixed fields are read */
+      NervGroupHeader g;
+
+      p = gst_nerv_reader_get (&r, off, NERV_PACKET_HEADER + MIN (len, 16),
+          NULL);
+      if (!p) {
+        done = r.flow == GST_FLOW_EOS;
+        break;
+      }
+      if (have_header && nerv_group_header_parse (p + NERV_PACKET_HEADER,
+              len, &g) == NERV_OK && g.key && !key) {
+        key = TRUE;
+        key_off = have_s ? s_off : off;
+      }
+    } else if (type == NERV_PACKET_STREAM || type == NERV_PACKET_FRAME) {
+      /* small: checked whole, as the parser does */
+      NervPacket pkt;
+      size_t used;
+
+      p = gst_nerv_reader_get (&r, off, NERV_PACKET_OVERHEAD + len, NULL);
+      if (!p) {
+        done = r.flow == GST_FLOW_EOS;
+        break;
+      }
+      if (nerv_packet_parse (p, NERV_PACKET_OVERHEAD + len, &pkt,
+              &used) != NERV_OK)
+        goto damage;
+      if (type == NERV_PACKET_STREAM) {
+        NervStreamHeader h;
+
+        have_header = nerv_stream_header_parse (pkt.payload, pkt.size,
+            &h) == NERV_OK;
+        if (have_header) {
+          effective_fps (h.fps_n, h.fps_d, &fps_n, &fps_d);
           have_s = TRUE;
           s_off = off;
+        } else {
+          key = have_s = FALSE;
         }
-        break;
-      case NERV_PACKET_GROUP:
-        if (len >= 5 && (p[4] & 1) && !key) {
-          key = TRUE;
-          key_off = have_s ? s_off : off;
-        }
-        break;
-      case NERV_PACKET_FRAME:
-        if (len >= 8) {
-          GstClockTime pts, dur;
-          const guint64 f = GST_READ_UINT64_LE (p);
+      } else {
+        NervFrameHeader fh;
+        GstClockTime pts, dur;
 
-          if (gst_nerv_timeline_frame (&tl, f, fps_n, fps_d, FALSE, &pts,
-                  &dur)) {
+        if (have_header && nerv_frame_header_parse (pkt.payload, pkt.size,
+                &fh) == NERV_OK) {
+          if (gst_nerv_timeline_frame (&tl, fh.frame, fps_n, fps_d, FALSE,
+                  &pts, &dur)) {
             GstNervRebase rb = { off, tl.base_frame, tl.base_time, fps_n,
               fps_d
             };
@@ -487,11 +524,17 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
           frames++;
           key = have_s = FALSE;
         }
-        break;
-      default:
-        break;
+      }
     }
     off += NERV_PACKET_OVERHEAD + (guint64) len;
+    continue;
+
+  damage:
+    GST_DEBUG_OBJECT (self, "damage at offset %" G_GUINT64_FORMAT, off);
+    if (!gst_nerv_reader_resync (&r, &off)) {
+      done = r.flow == GST_FLOW_EOS;
+      break;
+    }
   }
   gst_nerv_reader_clear (&r);
 
@@ -514,9 +557,19 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
   }
   GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %u key frames, "
       "duration %" GST_TIME_FORMAT, frames, keys->len, GST_TIME_ARGS (end));
-  if (frames > 0)
+  if (frames > 0 && end > 0) {
     gst_base_parse_set_duration (GST_BASE_PARSE (self), GST_FORMAT_TIME, end,
         0);
+    if (size > 0 && (guint64) size > start) {
+      /* the whole stream's rate: posted as is, rather than the base
+       * class's running estimate */
+      self->bitrate = (guint) MIN (gst_util_uint64_scale (size - start,
+              8 * GST_SECOND, end), G_MAXUINT);
+      gst_base_parse_set_average_bitrate (GST_BASE_PARSE (self),
+          self->bitrate);
+      gst_nerv_parse_update_tags (self);
+    }
+  }
   g_atomic_int_set (&self->scan_complete, TRUE);
 }
 
@@ -529,19 +582,13 @@ gst_nerv_parse_set_header (GstNervParse * self, const NervStreamHeader * h)
   GstPad *srcpad = GST_BASE_PARSE_SRC_PAD (self);
   GstCaps *caps, *current;
   guint fps_n = h->fps_n, fps_d = h->fps_d;
+  const gboolean new_kind = !self->have_header || self->kind != h->model.kind;
 
   if (fps_n == 0 || fps_d == 0 || fps_n > G_MAXINT || fps_d > G_MAXINT) {
     if (fps_n != 0)
       GST_WARNING_OBJECT (self, "unusable frame rate %u/%u", fps_n, fps_d);
     fps_n = 0;
     fps_d = 1;
-  }
-  if (!self->have_header || self->kind != h->model.kind) {
-    GstTagList *tags = gst_tag_list_new (GST_TAG_VIDEO_CODEC,
-        h->model.kind == NERV_MODEL_NERV ? "NeRV neural video" :
-        "HNeRV neural video", NULL);
-    gst_base_parse_merge_tags (parse, tags, GST_TAG_MERGE_REPLACE);
-    gst_tag_list_unref (tags);
   }
   if (!self->have_header || self->fps_n != fps_n || self->fps_d != fps_d)
     gst_base_parse_set_frame_rate (parse, fps_n, fps_d, 0, 0);
@@ -552,6 +599,8 @@ gst_nerv_parse_set_header (GstNervParse * self, const NervStreamHeader * h)
   self->fps_n = fps_n;
   self->fps_d = fps_d;
   self->kind = h->model.kind;
+  if (new_kind)
+    gst_nerv_parse_update_tags (self);
 
   caps = gst_caps_new_simple (GST_NERV_CAPS_NAME,
       "parsed", G_TYPE_BOOLEAN, TRUE,
@@ -658,7 +707,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   GstFlowReturn ret = GST_FLOW_OK;
   GstMapInfo map;
   GArray *kept = NULL;          /* set once something inside is dropped */
-  gsize pos = 0, run = 0, end = 0, f_pos = 0;
+  gsize pos = 0, run = 0, end = 0, f_pos = 0, drop = 0;
   gboolean key = FALSE, have_sh = FALSE;
   NervStreamHeader sh;
   NervFrameHeader fh;
@@ -684,7 +733,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
       if (draining) {
         GST_DEBUG_OBJECT (self, "dropping %" G_GSIZE_FORMAT " bytes without "
             "a frame at the end of the stream", map.size);
-        *skipsize = map.size;
+        drop = map.size;
       } else {
         gst_base_parse_set_min_frame_size (parse, map.size + 1);
       }
@@ -701,7 +750,8 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
       /* damage, or a packet cut by the end of the stream: resynchronise at
        * the next marker */
       if (pos == 0) {
-        *skipsize = skip_to_sync (map.data, map.size, draining);
+        *skipsize = MIN (skip_to_sync (map.data, map.size, draining),
+            MAX_SKIP);
         GST_DEBUG_OBJECT (self, "%s: skipping %d bytes", nerv_status_string
             (st), *skipsize);
         goto out;
@@ -715,9 +765,9 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
     }
 
     if (!self->have_header && !have_sh && pkt.type != NERV_PACKET_STREAM) {
-      GST_DEBUG_OBJECT (self, "skipping packet '%c' before a stream header",
+      GST_DEBUG_OBJECT (self, "dropping packet '%c' before a stream header",
           g_ascii_isprint (pkt.type) ? pkt.type : '?');
-      *skipsize = pos + used;
+      drop = pos + used;
       goto out;
     }
 
@@ -744,7 +794,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
               ("stream header at offset %" G_GUINT64_FORMAT,
                   frame->offset + pos));
           self->have_header = FALSE;
-          *skipsize = pos + used;
+          drop = pos + used;
           goto out;
         }
         sh = h;
@@ -778,7 +828,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
     GST_WARNING_OBJECT (self, "dropping a '%c' packet with invalid fields",
         pkt.type);
     if (pos == 0) {
-      *skipsize = used;
+      drop = used;
       goto out;
     }
     kept = keep_range (kept, run, pos);
@@ -826,6 +876,9 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   } else {
     out = frame->buffer;
   }
+  if (self->discont)
+    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
+  self->discont = FALSE;
   GST_BUFFER_PTS (out) = pts;
   GST_BUFFER_DTS (out) = pts;
   GST_BUFFER_DURATION (out) = duration;
@@ -847,6 +900,15 @@ out:
   if (*skipsize > 0) {
     self->next_offset = frame->offset + *skipsize;
     gst_base_parse_set_min_frame_size (parse, NERV_PACKET_HEADER);
+  }
+  if (drop > 0) {
+    /* whole packets, consumed without output (a skip this long could
+     * make the base class give up) */
+    self->next_offset = frame->offset + drop;
+    self->discont = TRUE;
+    gst_base_parse_set_min_frame_size (parse, NERV_PACKET_HEADER);
+    frame->flags |= GST_BASE_PARSE_FRAME_FLAG_DROP;
+    ret = gst_base_parse_finish_frame (parse, frame, drop);
   }
   if (end > 0) {
     self->next_offset = frame->offset + end;

@@ -19,7 +19,8 @@ trap 'rm -rf "$work"' EXIT
 # settings shared by every point (defaults of nerv-tool otherwise); the
 # group size is chosen by the encoder from the rate (-g 0) except for the
 # autoregressive comparison, which uses groups of 8
-G=0; K=8; EK=300; ED=60
+# (epochs as nervenc's speed-preset=fast; quick: veryfast)
+G=0; K=8; EK=150; ED=30
 if [ "$profile" = quick ]; then EK=60; ED=15; fi
 
 point() { # clip y4m frames target_kbps extra-args...

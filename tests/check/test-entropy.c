@@ -449,9 +449,11 @@ START_TEST (test_adversarial)
   roundtrip (v, n, "flipping distributions");
 
   /* every magnitude bit length in turn */
-  for (size_t i = 0; i < n; i++)
-    v[i] = (gint32) ((1u << (i % 31)) | (av_lfg_get (&lfg) >> (33 - i % 31)))
-        * ((i / 31) & 1 ? -1 : 1);
+  for (size_t i = 0; i < n; i++) {
+    const unsigned b = i % 31;  /* the leading one, random bits below it */
+    const guint32 low = b ? av_lfg_get (&lfg) >> (32 - b) : 0;
+    v[i] = (gint32) ((1u << b) | low) * ((i / 31) & 1 ? -1 : 1);
+  }
   roundtrip (v, n, "bit-length sweep");
   g_free (v);
 }

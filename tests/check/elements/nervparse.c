@@ -380,6 +380,49 @@ GST_START_TEST (test_parse_garbage_and_damage)
 
 GST_END_TEST;
 
+/* 3 MiB packets: a valid one before the first stream header (dropped) and
+ * a damaged one between frames 4 and 5 (skipped). The base class gives up
+ * on a stream after one skip of more than 2 MiB: the parser must not. */
+#define BIG (3 << 20)
+
+static GByteArray *
+stream_with_big_packets (void)
+{
+  GByteArray *in = g_byte_array_new ();
+  guint8 *zeros = g_malloc0 (BIG);
+  guint8 hdr[8] = { 'N', 'R', 'V', 'X' };
+  const guint8 bad_crc[4] = { 0 };
+
+  nerv_packet_write (in, 'X', zeros, BIG);
+  g_byte_array_append (in, stream->data, frame_start (5));
+  GST_WRITE_UINT32_LE (hdr + 4, BIG);
+  g_byte_array_append (in, hdr, sizeof (hdr));
+  g_byte_array_append (in, zeros, BIG);
+  g_byte_array_append (in, bad_crc, sizeof (bad_crc));
+  g_byte_array_append (in, stream->data + frame_start (5),
+      stream->len - frame_start (5));
+  g_free (zeros);
+  return in;
+}
+
+GST_START_TEST (test_parse_big_packets)
+{
+  GstHarness *h = new_parser (GST_FORMAT_BYTES);
+  GByteArray *in = stream_with_big_packets ();
+  GRand *rand = g_rand_new_with_seed (60);
+  Expect ex[N];
+
+  expect_frames (ex, 0, N, 0);
+  ex[5].discont = TRUE;
+  push_data (h, in->data, in->len, 100000, rand);
+  check_output (h, ex, N, stream->data, stream->len);
+  g_rand_free (rand);
+  g_byte_array_free (in, TRUE);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_parse_concatenated)
 {
   /* a second stream appended restarts at frame 0: time goes on */
@@ -402,18 +445,26 @@ GST_START_TEST (test_parse_concatenated)
 
 GST_END_TEST;
 
-GST_START_TEST (test_parse_truncated)
+static void
+run_truncated (gsize len, int frames, guint32 seed)
 {
-  /* the last packet is cut: every whole frame comes out, no error */
   GstHarness *h = new_parser (GST_FORMAT_BYTES);
-  GRand *rand = g_rand_new_with_seed (30);
+  GRand *rand = g_rand_new_with_seed (seed);
   Expect ex[N];
 
-  push_data (h, stream->data, stream->len - 5, 9, rand);
-  check_output (h, ex, expect_frames (ex, 0, N - 1, 0), stream->data,
-      frame_end[N - 2]);
+  push_data (h, stream->data, len, 9, rand);
+  check_output (h, ex, expect_frames (ex, 0, frames, 0), stream->data,
+      frame_end[frames - 1]);
   g_rand_free (rand);
   gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_parse_truncated)
+{
+  /* every whole frame comes out, no error: the last packet cut... */
+  run_truncated (stream->len - 5, N - 1, 30);
+  /* ... or whole stream header and group packets with no frame after */
+  run_truncated (frame_packet (6), 6, 31);
 }
 
 GST_END_TEST;
@@ -879,6 +930,24 @@ GST_START_TEST (test_file_damaged)
 
 GST_END_TEST;
 
+GST_START_TEST (test_file_big_packets)
+{
+  GByteArray *in = stream_with_big_packets ();
+  gchar *path = write_file (in->data, in->len);
+  Player p;
+
+  player_open (&p, path, "nervparse");
+  fail_unless_equals_int64 (player_duration (&p), N * DUR);
+  player_run_to_eos (&p);
+  check_recorded (&p, 0, N);
+  player_close (&p);
+  g_unlink (path);
+  g_free (path);
+  g_byte_array_free (in, TRUE);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_file_parsebin)
 {
   /* typefinder and parser autoplugged, as decodebin and playbin do
@@ -922,6 +991,7 @@ nervparse_suite (void)
   tcase_add_test (tc, test_parse_split);
   tcase_add_test (tc, test_parse_upstream_time);
   tcase_add_test (tc, test_parse_garbage_and_damage);
+  tcase_add_test (tc, test_parse_big_packets);
   tcase_add_test (tc, test_parse_concatenated);
   tcase_add_test (tc, test_parse_truncated);
   tcase_add_test (tc, test_parse_starts_mid_stream);
@@ -932,6 +1002,7 @@ nervparse_suite (void)
   tcase_add_test (tc, test_file_duration_and_seek);
   tcase_add_test (tc, test_file_concatenated);
   tcase_add_test (tc, test_file_damaged);
+  tcase_add_test (tc, test_file_big_packets);
   tcase_add_test (tc, test_file_parsebin);
   suite_add_tcase (s, tc);
   return s;
