@@ -736,7 +736,10 @@ decode_group (NervDecoder * dec, const NervPacket * pkt)
     st = NERV_ERR_INVALID;
     goto fail;
   }
-  if (!g.key && !dec->have_group) {
+  /* a residual group continues the one before it; if that was lost,
+   * the integers it adds to are not the encoder's */
+  if (!g.key && (!dec->have_group || g.index != dec->group.index + 1
+          || g.first_frame != dec->group.first_frame + dec->group.n_frames)) {
     st = NERV_ERR_NO_KEY;
     goto fail;
   }
@@ -820,6 +823,9 @@ decode_frame (NervDecoder * dec, const NervPacket * pkt)
     return st;
   if (f.index >= dec->group.n_frames)
     return NERV_ERR_INVALID;
+  /* a frame of a group that was lost would decode with the wrong weights */
+  if (f.frame != dec->group.first_frame + f.index)
+    return NERV_ERR_NO_KEY;
   cfg = &dec->header.model;
   esize = nerv_model_config_embed_size (cfg);
   if (esize) {

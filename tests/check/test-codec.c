@@ -469,6 +469,34 @@ START_TEST (test_recovery_at_key)
 }
 END_TEST;
 
+START_TEST (test_lost_group)
+{
+  /* a residual group packet lost in transit: its frames must not decode
+   * with the previous group's weights; the next key group decodes */
+  NervEncoderSettings s = tiny_settings ();
+  guint ends[8];
+  const int n = 2 * GROUP * KEYINT;
+  GByteArray *st = encode (&s, n, NULL, NULL, ends);
+  GByteArray *cut = g_byte_array_new ();
+  NervPacket pkt;
+  size_t glen;
+  DecodeResult r;
+
+  /* group 1 starts at ends[0] with its 'G' packet */
+  ck_assert_int_eq (nerv_packet_parse (st->data + ends[0], st->len - ends[0],
+          &pkt, &glen), NERV_OK);
+  ck_assert_int_eq (pkt.type, 'G');
+  g_byte_array_append (cut, st->data, ends[0]);
+  g_byte_array_append (cut, st->data + ends[0] + glen, st->len - ends[0] - glen);
+  r = decode_all (cut->data, cut->len);
+  ck_assert_int_eq (r.frames, n - GROUP);
+  ck_assert_int_eq (r.first_error, NERV_ERR_NO_KEY);
+  ck_assert_uint_eq (r.numbers[GROUP], GROUP * KEYINT);
+  g_byte_array_free (cut, TRUE);
+  g_byte_array_free (st, TRUE);
+}
+END_TEST;
+
 START_TEST (test_concatenated_segments)
 {
   NervEncoderSettings s = tiny_settings ();
@@ -521,6 +549,7 @@ codec_suite (void)
   tcase_add_test (tc, test_deterministic_stream);
   tcase_add_test (tc, test_error_codes);
   tcase_add_test (tc, test_recovery_at_key);
+  tcase_add_test (tc, test_lost_group);
   tcase_add_test (tc, test_concatenated_segments);
   tcase_add_test (tc, test_bad_settings);
   suite_add_tcase (s, tc);
