@@ -8,12 +8,15 @@
  */
 #include <gst/app/gstappsink.h>
 #include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
 #include <gst/pbutils/pbutils.h>
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
 #include <math.h>
 #include <string.h>
+
+#include "nerv-codec.h"
 
 #define W 64
 #define H 48
@@ -233,6 +236,138 @@ START_TEST (test_corrupt_file_recovers)
 }
 END_TEST;
 
+/* ---- GstHarness on nervdec alone ----------------------------------------- */
+
+/* a stream from the core encoder, one GBytes per frame */
+static GPtrArray *
+core_stream (int n)
+{
+  NervEncoderSettings s;
+  NervEncoder *enc;
+  GPtrArray *units = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  guint8 *buf = g_malloc (W * H * 3 / 2);
+
+  nerv_encoder_settings_init (&s);
+  s.width = W;
+  s.height = H;
+  s.params = 12000;
+  s.group_size = 3;
+  s.key_interval = 2;
+  s.epochs_key = 4;
+  s.epochs_delta = 2;
+  s.qat_epochs = 1;
+  enc = nerv_encoder_new (&s, NULL);
+  fail_unless (enc != NULL);
+  for (int i = 0; i <= n; i++) {
+    NervEncodedFrame ef;
+    if (i < n) {
+      const guint8 *planes[3] = { buf, buf + W * H, buf + W * H + W * H / 4 };
+      const int strides[3] = { W, W / 2, W / 2 };
+      memset (buf, 16 + 9 * i, W * H * 3 / 2);
+      fail_unless (nerv_encoder_push_frame (enc, planes, strides));
+    } else {
+      fail_unless (nerv_encoder_finish (enc));
+    }
+    while (nerv_encoder_pop (enc, &ef)) {
+      g_ptr_array_add (units, ef.data);
+      ef.data = NULL;
+    }
+  }
+  nerv_encoder_free (enc);
+  g_free (buf);
+  return units;
+}
+
+static GstBuffer *
+unit_buffer (GPtrArray * units, int i)
+{
+  GstBuffer *b = gst_buffer_new_wrapped_bytes (g_ptr_array_index (units, i));
+  GST_BUFFER_PTS (b) = i * GST_SECOND / 25;
+  GST_BUFFER_DURATION (b) = GST_SECOND / 25;
+  if (i % 6)
+    GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DELTA_UNIT);
+  return b;
+}
+
+START_TEST (test_harness_decode)
+{
+  GstHarness *h = gst_harness_new ("nervdec");
+  GPtrArray *units = core_stream (9);
+  GstCaps *caps;
+  GstVideoInfo info;
+  GstCaps *unparsed = gst_caps_from_string ("video/x-nerv");
+
+  /* the decoder takes parsed streams only */
+  fail_if (gst_pad_query_accept_caps (h->srcpad->peer, unparsed));
+  gst_caps_unref (unparsed);
+  gst_harness_set_src_caps_str (h, "video/x-nerv,parsed=true,width=64,height=48,"
+      "framerate=25/1");
+  for (int i = 0; i < 9; i++)
+    fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, i)),
+        GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 9);
+  for (int i = 0; i < 9; i++) {
+    GstBuffer *b = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), i * GST_SECOND / 25);
+    gst_buffer_unref (b);
+  }
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (gst_video_info_from_caps (&info, caps));
+  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (&info), GST_VIDEO_FORMAT_I420);
+  fail_unless_equals_int (GST_VIDEO_INFO_WIDTH (&info), W);
+  fail_unless_equals_int (GST_VIDEO_INFO_HEIGHT (&info), H);
+  gst_caps_unref (caps);
+
+  /* after a flush the decoder waits for the next key group: frames 7 and
+   * 8 (a residual group's) are dropped without error, not decoded with
+   * stale weights */
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_harness_set_src_caps_str (h, "video/x-nerv,parsed=true,width=64,height=48,"
+      "framerate=25/1");
+  {
+    GstSegment seg;
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  }
+  fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, 4)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, 5)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 0);
+  fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, 6)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  g_ptr_array_unref (units);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+START_TEST (test_harness_corrupt)
+{
+  GstHarness *h = gst_harness_new ("nervdec");
+  GPtrArray *units = core_stream (7);
+  GstBuffer *bad;
+  GstMapInfo map;
+
+  gst_harness_set_src_caps_str (h, "video/x-nerv,parsed=true,width=64,height=48,"
+      "framerate=25/1");
+  g_object_set (h->element, "max-errors", 5, NULL);
+  fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, 0)), GST_FLOW_OK);
+  /* frame 1 damaged: a warning, the frame dropped, decoding goes on at the
+   * next key group (frame 6) */
+  bad = gst_buffer_copy_deep (unit_buffer (units, 1));
+  gst_buffer_map (bad, &map, GST_MAP_WRITE);
+  map.data[map.size - 6] ^= 0x40;
+  gst_buffer_unmap (bad, &map);
+  fail_unless_equals_int (gst_harness_push (h, bad), GST_FLOW_OK);
+  for (int i = 2; i < 7; i++)
+    fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, i)),
+        GST_FLOW_OK);
+  /* frames 0 and 6 decode; 1 is corrupt, 2..5 wait for a key group */
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 2);
+  g_ptr_array_unref (units);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
 static Suite *
 nervdec_suite (void)
 {
@@ -244,6 +379,8 @@ nervdec_suite (void)
   tcase_add_test (tc, test_discoverer);
   tcase_add_test (tc, test_seek_middle);
   tcase_add_test (tc, test_corrupt_file_recovers);
+  tcase_add_test (tc, test_harness_decode);
+  tcase_add_test (tc, test_harness_corrupt);
   suite_add_tcase (s, tc);
   return s;
 }
