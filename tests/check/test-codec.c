@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nerv-codec.h"
+#include "nerv-test-util.h"
 #include <libavutil/crc.h>
 
 #define W 32
@@ -22,88 +23,48 @@
 
 static AVLFG lfg;
 
-/* frame n: a gradient with a square moving across it, I420 */
-static void
-make_frame (int n, guint8 * buf)
-{
-  guint8 *y = buf, *u = buf + W * H, *v = u + (W / 2) * (H / 2);
-  for (int r = 0; r < H; r++)
-    for (int c = 0; c < W; c++) {
-      const gboolean sq = c >= 4 + 2 * n && c < 12 + 2 * n && r >= 8 && r < 16;
-      y[r * W + c] = sq ? 230 : (guint8) (16 + 4 * c + 2 * r);
-    }
-  for (int i = 0; i < (W / 2) * (H / 2); i++) {
-    u[i] = (guint8) (100 + i % 16);
-    v[i] = (guint8) (160 - i % 12);
-  }
-}
-
 static NervEncoderSettings
 tiny_settings (void)
 {
-  NervEncoderSettings s;
-  nerv_encoder_settings_init (&s);
-  s.width = W;
-  s.height = H;
-  s.params = 12000;
-  s.group_size = GROUP;
-  s.key_interval = KEYINT;
-  s.epochs_key = 6;
-  s.epochs_delta = 3;
-  s.qat_epochs = 1;
-  s.threads = 2;
-  return s;
+  return nerv_test_settings (W, H, GROUP, KEYINT);
+}
+
+typedef struct {
+  float **params;
+  size_t *np;
+  int groups;
+} GroupCopies;
+
+static void
+copy_params (NervEncoder * enc, gpointer data)
+{
+  GroupCopies *c = data;
+  const float *p = nerv_encoder_params (enc, c->np);
+  ck_assert (p != NULL);
+  c->params[c->groups++] = g_memdup2 (p, *c->np * sizeof (float));
 }
 
 /* Encodes n frames; returns the stream. If params is not NULL, it gets a
- * copy of the encoder's weights after each group (n_groups of them). */
+ * copy of the encoder's weights after each group; group_ends (if not NULL)
+ * the stream offset after each group. */
 static GByteArray *
 encode (NervEncoderSettings * s, int n, float **params, size_t * np,
     guint * group_ends)
 {
-  GError *err = NULL;
-  NervEncoder *enc = nerv_encoder_new (s, &err);
+  GroupCopies copies = { params, np, 0 };
+  GPtrArray *units = nerv_test_encode (s, n, params ? copy_params : NULL, &copies);
   GByteArray *out = g_byte_array_new ();
-  guint8 *buf = g_malloc (W * H * 3 / 2);
-  int groups = 0;
 
-  ck_assert_msg (enc != NULL, "encoder: %s", err ? err->message : "");
-  for (int i = 0; i <= n; i++) {
-    NervEncodedFrame ef;
-    gboolean coded_group;
-    if (i < n) {
-      const guint8 *planes[3];
-      int strides[3] = { W, W / 2, W / 2 };
-      make_frame (i, buf);
-      planes[0] = buf;
-      planes[1] = buf + W * H;
-      planes[2] = planes[1] + (W / 2) * (H / 2);
-      ck_assert (nerv_encoder_push_frame (enc, planes, strides));
-      coded_group = nerv_encoder_pending (enc) == 0;
-    } else {
-      coded_group = nerv_encoder_pending (enc) > 0;
-      ck_assert (nerv_encoder_finish (enc));
-    }
-    if (coded_group && params) {
-      const float *p = nerv_encoder_params (enc, np);
-      ck_assert (p != NULL);
-      params[groups] = g_memdup2 (p, *np * sizeof (float));
-    }
-    while (nerv_encoder_pop (enc, &ef)) {
-      gsize len;
-      const guint8 *d = g_bytes_get_data (ef.data, &len);
-      /* the first frame of a key group carries the stream header */
-      ck_assert_int_eq (ef.key, ef.group_start && (ef.frame / GROUP) % KEYINT == 0);
-      g_byte_array_append (out, d, len);
-      nerv_encoded_frame_clear (&ef);
-    }
-    if (coded_group && group_ends)
-      group_ends[groups] = out->len;
-    if (coded_group)
-      groups++;
+  for (guint i = 0; i < units->len; i++) {
+    gsize len;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
+    /* the first frame of a key group carries the stream header */
+    ck_assert_int_eq (d[3] == 'S', i % (s->group_size * s->key_interval) == 0);
+    g_byte_array_append (out, d, len);
+    if (group_ends && ((i + 1) % s->group_size == 0 || i + 1 == units->len))
+      group_ends[i / s->group_size] = out->len;
   }
-  nerv_encoder_free (enc);
-  g_free (buf);
+  g_ptr_array_unref (units);
   return out;
 }
 

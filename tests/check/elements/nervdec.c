@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "nerv-codec.h"
+#include "nerv-test-util.h"
 
 #define W 64
 #define H 48
@@ -242,40 +243,10 @@ END_TEST;
 static GPtrArray *
 core_stream (int n)
 {
-  NervEncoderSettings s;
-  NervEncoder *enc;
-  GPtrArray *units = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  guint8 *buf = g_malloc (W * H * 3 / 2);
-
-  nerv_encoder_settings_init (&s);
-  s.width = W;
-  s.height = H;
-  s.params = 12000;
-  s.group_size = 3;
-  s.key_interval = 2;
+  NervEncoderSettings s = nerv_test_settings (W, H, 3, 2);
   s.epochs_key = 4;
   s.epochs_delta = 2;
-  s.qat_epochs = 1;
-  enc = nerv_encoder_new (&s, NULL);
-  fail_unless (enc != NULL);
-  for (int i = 0; i <= n; i++) {
-    NervEncodedFrame ef;
-    if (i < n) {
-      const guint8 *planes[3] = { buf, buf + W * H, buf + W * H + W * H / 4 };
-      const int strides[3] = { W, W / 2, W / 2 };
-      memset (buf, 16 + 9 * i, W * H * 3 / 2);
-      fail_unless (nerv_encoder_push_frame (enc, planes, strides));
-    } else {
-      fail_unless (nerv_encoder_finish (enc));
-    }
-    while (nerv_encoder_pop (enc, &ef)) {
-      g_ptr_array_add (units, ef.data);
-      ef.data = NULL;
-    }
-  }
-  nerv_encoder_free (enc);
-  g_free (buf);
-  return units;
+  return nerv_test_encode (&s, n, NULL, NULL);
 }
 
 static GstBuffer *

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "nerv-codec.h"
+#include "nerv-test-util.h"
 
 #define W 32
 #define H 24
@@ -42,69 +43,22 @@ is_key (guint64 frame)
   return frame % (GROUP * KEYINT) == 0;
 }
 
-/* frame n: a gradient with a square moving across it, I420 */
-static void
-make_frame (int n, guint8 * buf)
-{
-  guint8 *y = buf, *u = buf + W * H, *v = u + (W / 2) * (H / 2);
-  for (int r = 0; r < H; r++)
-    for (int c = 0; c < W; c++) {
-      const gboolean sq = c >= 4 + 2 * n && c < 12 + 2 * n && r >= 8 && r < 16;
-      y[r * W + c] = sq ? 230 : (guint8) (16 + 4 * c + 2 * r);
-    }
-  for (int i = 0; i < (W / 2) * (H / 2); i++) {
-    u[i] = (guint8) (100 + i % 16);
-    v[i] = (guint8) (160 - i % 12);
-  }
-}
-
 /* runs once, in the parent process, before the tests fork */
 static void
 make_stream (void)
 {
-  NervEncoderSettings s;
-  GError *err = NULL;
-  NervEncoder *enc;
-  guint8 *buf = g_malloc (W * H * 3 / 2);
-  int frames = 0;
+  NervEncoderSettings s = nerv_test_settings (W, H, GROUP, KEYINT);
+  GPtrArray *units = nerv_test_encode (&s, N, NULL, NULL);
 
-  nerv_encoder_settings_init (&s);
-  s.width = W;
-  s.height = H;
-  s.params = 12000;
-  s.group_size = GROUP;
-  s.key_interval = KEYINT;
-  s.epochs_key = 6;
-  s.epochs_delta = 3;
-  s.qat_epochs = 1;
-  s.threads = 2;
-  enc = nerv_encoder_new (&s, &err);
-  g_assert_no_error (err);
   stream = g_byte_array_new ();
-  for (int i = 0; i <= N; i++) {
-    NervEncodedFrame ef;
-    if (i < N) {
-      const guint8 *planes[3] = { buf, buf + W * H,
-        buf + W * H + (W / 2) * (H / 2)
-      };
-      const int strides[3] = { W, W / 2, W / 2 };
-      make_frame (i, buf);
-      g_assert_true (nerv_encoder_push_frame (enc, planes, strides));
-    } else {
-      g_assert_true (nerv_encoder_finish (enc));
-    }
-    while (nerv_encoder_pop (enc, &ef)) {
-      gsize len;
-      const guint8 *d = g_bytes_get_data (ef.data, &len);
-      g_assert_cmpuint (ef.frame, ==, frames);
-      g_byte_array_append (stream, d, len);
-      frame_end[frames++] = stream->len;
-      nerv_encoded_frame_clear (&ef);
-    }
+  for (guint i = 0; i < units->len; i++) {
+    gsize len;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
+    g_byte_array_append (stream, d, len);
+    frame_end[i] = stream->len;
   }
-  g_assert_cmpint (frames, ==, N);
-  nerv_encoder_free (enc);
-  g_free (buf);
+  g_assert_cmpint (units->len, ==, N);
+  g_ptr_array_unref (units);
 }
 
 static void
