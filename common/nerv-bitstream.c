@@ -87,14 +87,13 @@ nerv_packet_parse (const guint8 * data, size_t size, NervPacket * pkt,
     return NERV_ERR_SYNC;
   if (size < NERV_PACKET_HEADER)
     return NERV_ERR_NEED_MORE;
-  len = data[4] | (data[5] << 8) | (data[6] << 16) | ((guint32) data[7] << 24);
+  len = nerv_read_u32le (data + 4);
   if (len > NERV_MAX_PAYLOAD)
     return NERV_ERR_CRC;        /* no real packet is this long */
   total = (size_t) NERV_PACKET_OVERHEAD + len;
   if (size < total)
     return NERV_ERR_NEED_MORE;
-  crc = data[total - 4] | (data[total - 3] << 8) | (data[total - 2] << 16) |
-      ((guint32) data[total - 1] << 24);
+  crc = nerv_read_u32le (data + total - 4);
   if (crc != packet_crc (data + 3, 5 + len))
     return NERV_ERR_CRC;
   pkt->type = data[3];

@@ -34,6 +34,27 @@ typedef enum {
 
 const char *nerv_status_string (NervStatus status);
 
+/* Little-endian fields at any alignment (GStreamer's GST_READ_* macros do
+ * unaligned word loads on x86, which UBSan rightly reports). */
+static inline guint32
+nerv_read_u32le (const guint8 * p)
+{
+  return p[0] | (p[1] << 8) | (p[2] << 16) | ((guint32) p[3] << 24);
+}
+
+static inline guint64
+nerv_read_u64le (const guint8 * p)
+{
+  return nerv_read_u32le (p) | ((guint64) nerv_read_u32le (p + 4) << 32);
+}
+
+static inline void
+nerv_write_u32le (guint8 * p, guint32 v)
+{
+  for (int i = 0; i < 4; i++)
+    p[i] = (guint8) (v >> (8 * i));
+}
+
 typedef enum {
   NERV_PACKET_STREAM = 'S',
   NERV_PACKET_GROUP = 'G',

@@ -398,7 +398,7 @@ gst_nerv_reader_resync (GstNervReader * r, guint64 * off)
     pos += i;
     p = gst_nerv_reader_get (r, pos, NERV_PACKET_HEADER, NULL);
     if (p) {
-      const guint32 len = GST_READ_UINT32_LE (p + 4);
+      const guint32 len = nerv_read_u32le (p + 4);
       NervPacket pkt;
       size_t used;
 
@@ -453,7 +453,7 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
       break;
     }
     type = p[3];
-    len = GST_READ_UINT32_LE (p + 4);
+    len = nerv_read_u32le (p + 4);
     if (memcmp (p, "NRV", 3) != 0 || len > NERV_MAX_PAYLOAD)
       goto damage;
     if (off + NERV_PACKET_OVERHEAD + len > r.size) {
@@ -662,7 +662,7 @@ packet_size (const guint8 * data, gsize avail)
 {
   if (avail < NERV_PACKET_HEADER)
     return NERV_PACKET_HEADER;
-  return NERV_PACKET_OVERHEAD + (gsize) GST_READ_UINT32_LE (data + 4);
+  return NERV_PACKET_OVERHEAD + (gsize) nerv_read_u32le (data + 4);
 }
 
 /* bytes to skip from @data (not a packet) to the next sync marker; a marker

@@ -30,7 +30,7 @@ gst_nerv_type_find (GstTypeFind * tf, gpointer user_data)
 
   if (!data || memcmp (data, "NRVS", 4) != 0)
     return;
-  len = GST_READ_UINT32_LE (data + 4);
+  len = nerv_read_u32le (data + 4);
   if (len < 2 || len > MAX_STREAM_HEADER) {
     /* not a stream header a writer of any version makes */
     return;

@@ -98,8 +98,8 @@ frame_packet (int i)
 static void
 fix_crc (guint8 * pkt)
 {
-  const guint32 len = GST_READ_UINT32_LE (pkt + 4);
-  GST_WRITE_UINT32_LE (pkt + 8 + len, av_crc (av_crc_get_table
+  const guint32 len = nerv_read_u32le (pkt + 4);
+  nerv_write_u32le (pkt + 8 + len, av_crc (av_crc_get_table
           (AV_CRC_32_IEEE_LE), 0, pkt + 3, 5 + len));
 }
 
@@ -170,7 +170,7 @@ check_output (GstHarness * h, const Expect * ex, guint n, const guint8 * bytes,
               map.size - pos, &pkt, &used), NERV_OK);
       if (pkt.type == 'F') {
         fail_unless_equals_int (pos + used, map.size);
-        fnum = GST_READ_UINT64_LE (pkt.payload);
+        fnum = nerv_read_u64le (pkt.payload);
       }
       pos += used;
     }
@@ -349,7 +349,7 @@ stream_with_big_packets (void)
 
   nerv_packet_write (in, 'X', zeros, BIG);
   g_byte_array_append (in, stream->data, frame_start (5));
-  GST_WRITE_UINT32_LE (hdr + 4, BIG);
+  nerv_write_u32le (hdr + 4, BIG);
   g_byte_array_append (in, hdr, sizeof (hdr));
   g_byte_array_append (in, zeros, BIG);
   g_byte_array_append (in, bad_crc, sizeof (bad_crc));
