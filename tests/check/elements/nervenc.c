@@ -4,7 +4,11 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "nerv-codec.h"
 
 #define CAPS "video/x-raw,format=I420,width=32,height=24,framerate=25/1"
 #define FRAME_DUR (GST_SECOND / 25)
@@ -210,6 +214,93 @@ START_TEST (test_other_formats)
 }
 END_TEST;
 
+START_TEST (test_state_changes)
+{
+  /* NULL <-> PLAYING in a loop, some of the changes in the middle of a
+   * group's training: no crash, no hang, no leak of a started run */
+  GstElement *p = gst_parse_launch ("videotestsrc ! video/x-raw,width=32,"
+      "height=24,framerate=25/1 ! nervenc params=12000 epochs=3 group-size=2 "
+      "! fakesink", NULL);
+  fail_unless (p != NULL);
+  for (int i = 0; i < 12; i++) {
+    fail_if (gst_element_set_state (p, GST_STATE_PLAYING) ==
+        GST_STATE_CHANGE_FAILURE);
+    g_usleep (1000 * (i % 4) * 5);
+    fail_unless_equals_int (gst_element_set_state (p, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+  }
+  gst_object_unref (p);
+}
+END_TEST;
+
+static GstPadProbeReturn
+count_buffers (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  g_atomic_int_inc ((gint *) data);
+  return GST_PAD_PROBE_OK;
+}
+
+START_TEST (test_eos_interrupt_keeps_groups)
+{
+  /* what `gst-launch-1.0 -e` does on Ctrl-C: an EOS into a running encode
+   * of an endless source. Every frame that reached the encoder is in the
+   * file, and the file decodes whole. */
+  gchar *path = g_build_filename (g_get_tmp_dir (), "nerv-eos-XXXXXX", NULL);
+  int fd = g_mkstemp (path);
+  gchar *desc = g_strdup_printf ("videotestsrc pattern=ball ! video/x-raw,"
+      "format=I420,width=32,height=24,framerate=25/1 ! nervenc name=enc "
+      "params=12000 epochs=3 group-size=3 keyframe-interval=2 ! "
+      "filesink location=%s", path);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstElement *enc = gst_bin_get_by_name (GST_BIN (p), "enc");
+  GstPad *sink = gst_element_get_static_pad (enc, "sink");
+  gint in = 0;
+  GstMessage *m;
+  GstBus *bus;
+  gchar *data;
+  gsize len, pos = 0;
+  NervDecoder *dec;
+  int frames = 0;
+
+  close (fd);
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, count_buffers, &in, NULL);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  while (g_atomic_int_get (&in) < 7)    /* mid-group: 7 = 2 groups + 1 */
+    g_usleep (1000);
+  gst_element_send_event (p, gst_event_new_eos ());
+  bus = gst_element_get_bus (p);
+  m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS);
+  gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (p, GST_STATE_NULL);
+
+  fail_unless (g_file_get_contents (path, &data, &len, NULL));
+  dec = nerv_decoder_new (1);
+  while (pos < len) {
+    size_t used = 0;
+    NervDecodedFrame f;
+    fail_unless_equals_int (nerv_decoder_decode (dec, (guint8 *) data + pos,
+            len - pos, &used), NERV_OK);
+    pos += used;
+    if (nerv_decoder_get_frame (dec, &f))
+      frames++;
+  }
+  /* the source may have pushed a few more frames before the EOS took */
+  fail_unless (frames >= 7 && frames == g_atomic_int_get (&in),
+      "%d frames decoded, %d went in", frames, g_atomic_int_get (&in));
+  nerv_decoder_free (dec);
+  g_free (data);
+  gst_object_unref (sink);
+  gst_object_unref (enc);
+  gst_object_unref (p);
+  g_unlink (path);
+  g_free (path);
+  g_free (desc);
+}
+END_TEST;
+
 static Suite *
 nervenc_suite (void)
 {
@@ -222,6 +313,8 @@ nervenc_suite (void)
   tcase_add_test (tc, test_flush_restarts_with_key);
   tcase_add_test (tc, test_progress_messages);
   tcase_add_test (tc, test_other_formats);
+  tcase_add_test (tc, test_state_changes);
+  tcase_add_test (tc, test_eos_interrupt_keeps_groups);
   suite_add_tcase (s, tc);
   return s;
 }
