@@ -1,0 +1,110 @@
+/* gst-nerv: writes the seed corpora of the fuzz targets
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Usage: gen-corpus DIR; creates DIR/{packet,entropy,decoder}/ with a few
+ * small valid inputs (32x24 I420 frames, the tests' tiny settings).
+ */
+#include <stdio.h>
+
+#include "nerv-entropy.h"
+#include "nerv-test-util.h"
+
+static void
+write_seed (const char *dir, const char *sub, const char *name, guint8 flags,
+    const guint8 * d, size_t n)
+{
+  char *sd = g_build_filename (dir, sub, NULL);
+  char *path = g_build_filename (sd, name, NULL);
+  GByteArray *a = g_byte_array_new ();
+  GError *err = NULL;
+
+  g_mkdir_with_parents (sd, 0755);
+  g_byte_array_append (a, &flags, 1);
+  g_byte_array_append (a, d, n);
+  if (!g_file_set_contents (path, (const char *) a->data, a->len, &err))
+    g_error ("%s", err->message);
+  g_byte_array_free (a, TRUE);
+  g_free (path);
+  g_free (sd);
+}
+
+static GByteArray *
+stream (int frames, int group, int keyint, NervModelKind kind,
+    NervPixelFormat format)
+{
+  NervEncoderSettings s = nerv_test_settings (32, 24, group, keyint);
+  GByteArray *out = g_byte_array_new ();
+  GPtrArray *units;
+
+  s.kind = kind;
+  if (kind == NERV_MODEL_NERV)
+    s.params = 40000;          /* the MLP needs more than 12k */
+  s.format = format;
+  s.epochs_key = 2;
+  s.epochs_delta = 1;
+  units = nerv_test_encode (&s, frames, NULL, NULL);
+  for (guint i = 0; i < units->len; i++) {
+    gsize len;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
+    g_byte_array_append (out, d, len);
+  }
+  g_ptr_array_unref (units);
+  return out;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct {
+    const char *name;
+    int frames, group, keyint;
+    NervModelKind kind;
+  } cfg[] = {
+    {"hnerv-key-residual", 5, 2, 2, NERV_MODEL_HNERV},
+    {"hnerv-two-keys", 4, 2, 1, NERV_MODEL_HNERV},
+    {"nerv", 3, 2, 2, NERV_MODEL_NERV},
+  };
+
+  if (argc != 2) {
+    fprintf (stderr, "usage: %s DIR\n", argv[0]);
+    return 2;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (cfg); i++) {
+    GByteArray *st = stream (cfg[i].frames, cfg[i].group, cfg[i].keyint,
+        cfg[i].kind, NERV_FORMAT_I420);
+    char *name;
+    for (guint8 flags = 0; flags < 2; flags++) {
+      name = g_strdup_printf ("%s-%u", cfg[i].name, flags);
+      write_seed (argv[1], "packet", name, flags, st->data, st->len);
+      write_seed (argv[1], "decoder", name, flags, st->data, st->len);
+      g_free (name);
+    }
+    g_byte_array_free (st, TRUE);
+  }
+
+  /* entropy: mode, n - 1 (u16 LE), stream */
+  {
+    static const int sizes[] = { 1, 17, 300, 4000 };
+    for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+      const int n = sizes[i];
+      gint32 *v = g_new (gint32, n);
+      GByteArray *a = g_byte_array_new ();
+      guint8 hdr[2] = { (guint8) ((n - 1) & 0xff), (guint8) ((n - 1) >> 8) };
+      char *name;
+      for (int k = 0; k < n; k++)
+        v[k] = (k * 7919 % 23) - 11 + (k % 97 == 0 ? 100000 * (k + 1) : 0);
+      g_byte_array_append (a, hdr, 2);
+      nerv_entropy_encode_ints (v, n, a);
+      name = g_strdup_printf ("ints-%d", n);
+      write_seed (argv[1], "entropy", name, 0, a->data, a->len);
+      g_free (name);
+      /* the same stream through the _rc API, as two tensors */
+      name = g_strdup_printf ("ints-rc-%d", n);
+      write_seed (argv[1], "entropy", name, 1 | (1 << 1), a->data, a->len);
+      g_free (name);
+      g_byte_array_free (a, TRUE);
+      g_free (v);
+    }
+  }
+  return 0;
+}
