@@ -703,7 +703,7 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
       || h.format != dec->header.format) {
     const NervModelConfig *cfg = &h.model;
     decoder_free_model (dec);
-    dec->model = nerv_model_new (cfg, dec->scratch);
+    dec->model = nerv_model_new_inference (cfg, dec->scratch);
     dec->quant = nerv_quant_new (cfg, h.weight_bits);
     dec->ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
     dec->embed = nerv_alloc_floats (MAX (nerv_model_config_embed_size (cfg), 1));

@@ -12,15 +12,16 @@ static gint64 mem_current;
 static gint64 mem_peak;
 G_LOCK_DEFINE_STATIC (mem_lock);
 
-float *
-nerv_alloc_floats (size_t n)
+static float *
+alloc_floats (size_t n, gboolean zero)
 {
   size_t bytes = n * sizeof (float);
   guint8 *base;
 
   if (n > (G_MAXSIZE - NERV_HDR) / sizeof (float))
     return NULL;
-  base = g_aligned_alloc0 (1, bytes + NERV_HDR, NERV_ALIGN);
+  base = zero ? g_aligned_alloc0 (1, bytes + NERV_HDR, NERV_ALIGN) :
+      g_aligned_alloc (1, bytes + NERV_HDR, NERV_ALIGN);
   *(size_t *) base = bytes;
   G_LOCK (mem_lock);
   mem_current += bytes;
@@ -28,6 +29,18 @@ nerv_alloc_floats (size_t n)
     mem_peak = mem_current;
   G_UNLOCK (mem_lock);
   return (float *) (base + NERV_HDR);
+}
+
+float *
+nerv_alloc_floats (size_t n)
+{
+  return alloc_floats (n, TRUE);
+}
+
+float *
+nerv_alloc_floats_uninit (size_t n)
+{
+  return alloc_floats (n, FALSE);
 }
 
 void

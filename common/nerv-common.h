@@ -17,6 +17,9 @@ G_BEGIN_DECLS
 
 /* Aligned, zeroed float buffer of n elements; free with nerv_free(). */
 float *nerv_alloc_floats (size_t n);
+/* The same, not zeroed: pages are only touched when written (for buffers
+ * every use writes before it reads, such as activations). */
+float *nerv_alloc_floats_uninit (size_t n);
 void nerv_free (gpointer p);
 
 /* Peak bytes held by nerv_alloc_floats() buffers since start (for benchmarks). */

@@ -363,8 +363,24 @@ add_conv (NervModel * m, size_t off, Stage * st, int cin, int cout, int k)
   return st->b_off + cout;
 }
 
+static NervModel *model_new (const NervModelConfig * cfg,
+    NervScratch * scratch, gboolean training);
+
 NervModel *
 nerv_model_new (const NervModelConfig * cfg, NervScratch * scratch)
+{
+  return model_new (cfg, scratch, TRUE);
+}
+
+NervModel *
+nerv_model_new_inference (const NervModelConfig * cfg, NervScratch * scratch)
+{
+  return model_new (cfg, scratch, FALSE);
+}
+
+static NervModel *
+model_new (const NervModelConfig * cfg, NervScratch * scratch,
+    gboolean training)
 {
   NervModel *m;
   size_t off = 0, grid;
@@ -414,9 +430,12 @@ nerv_model_new (const NervModelConfig * cfg, NervScratch * scratch)
     st->w = w;
     st->stride = s;
     st->x = prev->y;
-    st->z = nerv_alloc_floats (zsize);
-    st->pre = nerv_alloc_floats (zsize);
-    st->y = nerv_alloc_floats (zsize);
+    /* written before they are read: not zeroed, so a model's pages are
+     * only touched when frames run through it. Inference shuffles into y
+     * and applies GELU in place (no pre-activation kept). */
+    st->z = nerv_alloc_floats_uninit (zsize);
+    st->y = nerv_alloc_floats_uninit (zsize);
+    st->pre = training ? nerv_alloc_floats_uninit (zsize) : st->y;
     m->dbuf_size = MAX (m->dbuf_size, zsize);
     h *= s;
     w *= s;
@@ -428,16 +447,18 @@ nerv_model_new (const NervModelConfig * cfg, NervScratch * scratch)
   m->head.w = w;
   m->head.stride = 1;
   m->head.x = prev->y;
-  m->head.z = nerv_alloc_floats ((size_t) cfg->out_channels * h * w);
-  m->head.y = nerv_alloc_floats ((size_t) cfg->out_channels * h * w);
+  m->head.z = nerv_alloc_floats_uninit ((size_t) cfg->out_channels * h * w);
+  m->head.y = nerv_alloc_floats_uninit ((size_t) cfg->out_channels * h * w);
   m->dbuf_size = MAX (m->dbuf_size, (size_t) cfg->out_channels * h * w);
 
   g_assert (off == nerv_model_config_n_params (cfg));
   m->n_params = off;
   m->params = nerv_alloc_floats (off);
-  m->grads = nerv_alloc_floats (off);
-  m->dbuf[0] = nerv_alloc_floats (m->dbuf_size);
-  m->dbuf[1] = nerv_alloc_floats (m->dbuf_size);
+  if (training) {
+    m->grads = nerv_alloc_floats (off);
+    m->dbuf[0] = nerv_alloc_floats_uninit (m->dbuf_size);
+    m->dbuf[1] = nerv_alloc_floats_uninit (m->dbuf_size);
+  }
   return m;
 }
 
@@ -445,7 +466,8 @@ static void
 stage_free (Stage * st)
 {
   nerv_free (st->z);
-  nerv_free (st->pre);
+  if (st->pre != st->y)
+    nerv_free (st->pre);
   nerv_free (st->y);
 }
 
@@ -489,7 +511,8 @@ nerv_model_grads (NervModel * m, size_t * n)
 void
 nerv_model_zero_grads (NervModel * m)
 {
-  memset (m->grads, 0, sizeof (float) * m->n_params);
+  if (m->grads)
+    memset (m->grads, 0, sizeof (float) * m->n_params);
 }
 
 static void
@@ -597,6 +620,8 @@ nerv_model_backward (NervModel * m, const float *dout, float *dembed)
   const size_t grid = (size_t) cfg->embed_h * cfg->embed_w;
   Stage *hd = &m->head;
   float *d = m->dbuf[0], *dz = m->dbuf[1];
+
+  g_return_if_fail (m->grads != NULL);   /* not an inference model */
 
   /* d holds the gradient at the current layer's output y */
   nerv_head_act_backward (hd->y, dout, dz,

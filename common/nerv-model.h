@@ -92,6 +92,10 @@ gboolean nerv_model_config_write (const NervModelConfig * cfg, int frames,
 typedef struct _NervModel NervModel;
 
 NervModel *nerv_model_new (const NervModelConfig * cfg, NervScratch * scratch);
+/* A model for inference only (a decoder): no gradients, no activations
+ * kept for backward; nerv_model_backward() must not be called. */
+NervModel *nerv_model_new_inference (const NervModelConfig * cfg,
+    NervScratch * scratch);
 void nerv_model_free (NervModel * m);
 const NervModelConfig *nerv_model_config (const NervModel * m);
 

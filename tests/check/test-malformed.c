@@ -11,6 +11,8 @@
  */
 #include <check.h>
 #include <string.h>
+#include <malloc.h>
+#include <sys/resource.h>
 #include <libavutil/crc.h>
 
 #include "nerv-codec.h"
@@ -478,6 +480,51 @@ START_TEST (test_residual_without_key)
 }
 END_TEST;
 
+/* A 66-byte stream header for a legal 1280x720 network of 2M parameters:
+ * the decoder builds an inference-only model (no gradients, no saved
+ * activations) whose activation buffers are not touched before frames
+ * run, so the header costs little time and resident memory. (It used to
+ * build the training-sized model, zeroed: 1.15 GiB and ~7 s.) */
+START_TEST (test_header_amplification)
+{
+  NervStreamHeader h;
+  GByteArray *pl = g_byte_array_new (), *pk = g_byte_array_new ();
+  NervDecoder *dec = nerv_decoder_new (1);
+  struct rusage ru0, ru1;
+  size_t used;
+  gint64 t0;
+
+  memset (&h, 0, sizeof (h));
+  h.version_major = NERV_VERSION_MAJOR;
+  h.format = NERV_FORMAT_I420;
+  h.group_size = 8;
+  h.key_interval = 1;
+  h.weight_bits = 8;
+  h.embed_bits = 6;
+  ck_assert (nerv_model_config_for_budget (&h.model, NERV_MODEL_HNERV, 1280,
+          720, 3, 2000000, NULL));
+  nerv_stream_header_write (&h, pl);
+  nerv_packet_write (pk, NERV_PACKET_STREAM, pl->data, pl->len);
+  /* meson test sets MALLOC_PERTURB_, which fills (so touches) every
+   * allocation: resident memory is only measurable without it */
+  mallopt (M_PERTURB, 0);
+  getrusage (RUSAGE_SELF, &ru0);
+  t0 = g_get_monotonic_time ();
+  ck_assert_int_eq (nerv_decoder_decode (dec, pk->data, pk->len, &used), NERV_OK);
+  getrusage (RUSAGE_SELF, &ru1);
+  ck_assert_msg (g_get_monotonic_time () - t0 < G_USEC_PER_SEC,
+      "a %u-byte header took %.1f s", pk->len,
+      (g_get_monotonic_time () - t0) / 1e6);
+  /* ru_maxrss is in KiB */
+  ck_assert_msg (ru1.ru_maxrss - ru0.ru_maxrss < 256 * 1024,
+      "a %u-byte header made the process %ld MiB larger", pk->len,
+      (ru1.ru_maxrss - ru0.ru_maxrss) / 1024);
+  nerv_decoder_free (dec);
+  g_byte_array_free (pl, TRUE);
+  g_byte_array_free (pk, TRUE);
+}
+END_TEST;
+
 static Suite *
 malformed_suite (void)
 {
@@ -491,6 +538,7 @@ malformed_suite (void)
   tcase_add_test (tc, test_versions);
   tcase_add_test (tc, test_hostile_headers);
   tcase_add_test (tc, test_residual_without_key);
+  tcase_add_test (tc, test_header_amplification);
   suite_add_tcase (s, tc);
   return s;
 }
