@@ -233,6 +233,52 @@ START_TEST (test_state_changes)
 }
 END_TEST;
 
+START_TEST (test_caps_change)
+{
+  /* a new size mid-stream: what was collected is coded, and the new size
+   * starts with a key group (a stream header with the new size) */
+  GstHarness *h = make_harness (3, 4);
+  GstVideoInfo info;
+  GstBuffer *b;
+  GstMapInfo map;
+  NervStreamHeader hdr;
+  NervPacket pkt;
+  size_t used;
+
+  for (int i = 0; i < 4; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=I420,width=48,height=32,framerate=25/1");
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 48, 32);
+  for (int i = 4; i < 6; i++) {
+    b = gst_buffer_new_allocate (NULL, info.size, NULL);
+    gst_buffer_memset (b, 0, 30 * i, info.size);
+    GST_BUFFER_PTS (b) = i * FRAME_DUR;
+    fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  /* nothing lost: 4 frames at 32x24, 2 at 48x32 */
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 6);
+  for (int i = 0; i < 6; i++) {
+    b = gst_harness_pull (h);
+    if (i == 4) {
+      fail_if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT));
+      gst_buffer_map (b, &map, GST_MAP_READ);
+      fail_unless_equals_int (nerv_packet_parse (map.data, map.size, &pkt,
+              &used), NERV_OK);
+      fail_unless_equals_int (pkt.type, 'S');
+      fail_unless_equals_int (nerv_stream_header_parse (pkt.payload, pkt.size,
+              &hdr), NERV_OK);
+      fail_unless_equals_int (hdr.model.width, 48);
+      fail_unless_equals_int (hdr.model.height, 32);
+      gst_buffer_unmap (b, &map);
+    }
+    gst_buffer_unref (b);
+  }
+  gst_harness_teardown (h);
+}
+END_TEST;
+
 static GstPadProbeReturn
 count_buffers (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
@@ -314,6 +360,7 @@ nervenc_suite (void)
   tcase_add_test (tc, test_progress_messages);
   tcase_add_test (tc, test_other_formats);
   tcase_add_test (tc, test_state_changes);
+  tcase_add_test (tc, test_caps_change);
   tcase_add_test (tc, test_eos_interrupt_keeps_groups);
   suite_add_tcase (s, tc);
   return s;
