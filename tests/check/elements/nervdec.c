@@ -324,7 +324,11 @@ START_TEST (test_harness_corrupt)
   fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, 0)), GST_FLOW_OK);
   /* frame 1 damaged: a warning, the frame dropped, decoding goes on at the
    * next key group (frame 6) */
-  bad = gst_buffer_copy_deep (unit_buffer (units, 1));
+  {
+    GstBuffer *orig = unit_buffer (units, 1);
+    bad = gst_buffer_copy_deep (orig);
+    gst_buffer_unref (orig);
+  }
   gst_buffer_map (bad, &map, GST_MAP_WRITE);
   map.data[map.size - 6] ^= 0x40;
   gst_buffer_unmap (bad, &map);
