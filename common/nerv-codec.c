@@ -110,14 +110,21 @@ pick_config (NervEncoder * enc, GError ** error)
     const double fps = s->fps_n && s->fps_d ? (double) s->fps_n / s->fps_d : 25.0;
     const double frame_bits = s->bitrate * 1000.0 / fps;
     const int K = s->key_interval, G = s->group_size;
-    /* what the next key period may spend, corrected by what was overspent */
-    double period = frame_bits * G * K;
-    double embed, per_param;
+    /* the frames of the next key period: a whole period, or what is left
+     * of a clip of known length (its model is paid by fewer frames) */
+    double frames = (double) G * K;
+    double period, embed, per_param;
+    int groups;
     NervModelConfig trial;
 
+    if (s->expected_frames > enc->group_first)
+      frames = MIN (frames, (double) (s->expected_frames - enc->group_first));
+    groups = (int) ceil (frames / G);
+    /* what the period may spend, corrected by what was overspent */
+    period = frame_bits * frames;
     if (enc->bits_target > 0)
       period = MAX (period * 0.25, period + (enc->bits_target - enc->bits_spent) * 0.5);
-    per_param = enc->key_bpp + (K - 1) * enc->res_bpp;
+    per_param = enc->key_bpp + (groups - 1) * enc->res_bpp;
     budget = 1000;
     /* the embeddings depend on the shape: two passes settle it */
     for (int pass = 0; pass < 2; pass++) {
@@ -126,7 +133,7 @@ pick_config (NervEncoder * enc, GError ** error)
         nerv_model_config_for_budget (&trial, s->kind, s->width, s->height,
             enc->ffmt.n_planes, 1 << 20, NULL);
       embed = (double) nerv_model_config_embed_size (&trial) *
-          (s->embed_bits - 1.5) * G * K + 64.0 * G * K;
+          (s->embed_bits - 1.5) * frames + 64.0 * frames;
       budget = (size_t) MAX ((period - embed) / per_param, 1000.0);
     }
   }

@@ -31,6 +31,8 @@ typedef struct {
   guint32 fps_n, fps_d;         /* 0/1: unknown (25 assumed for rates) */
   NervModelKind kind;
   guint bitrate;                /* kbit/s target; 0: use params */
+  guint64 expected_frames;      /* frames of the clip, when known (0: not):
+                                 * the rate control pays the model over them */
   size_t params;                /* decoder parameter budget (no bitrate) */
   int group_size;               /* frames per group; 0: chosen from the
                                  * bitrate (8 without one) */

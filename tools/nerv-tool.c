@@ -201,6 +201,16 @@ cmd_encode (int argc, char **argv)
   s.seed = (guint32) seed;
   s.progress = encode_progress;
   s.user_data = GINT_TO_POINTER (verbose);
+  {
+    /* the clip's length from the file size, for the rate control */
+    const long here = ftell (y.f);
+    gint64 avail;
+    fseek (y.f, 0, SEEK_END);
+    avail = (ftell (y.f) - here) / (gint64) (y.frame_size + 6) - start;
+    fseek (y.f, here, SEEK_SET);
+    if (avail > 0)
+      s.expected_frames = (guint64) (frames > 0 ? MIN (avail, frames) : avail);
+  }
   if (model && strcmp (model, "nerv") && strcmp (model, "hnerv")) {
     g_printerr ("nerv-tool: --model must be hnerv or nerv\n");
     return 2;

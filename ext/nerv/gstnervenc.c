@@ -340,6 +340,14 @@ create_core (GstNervEnc * self)
   GST_OBJECT_UNLOCK (self);
   s.progress = core_progress;
   s.user_data = self;
+  {
+    /* a clip of known length (a file): the rate control pays the model
+     * over its frames */
+    gint64 dur = -1;
+    if (s.fps_n > 0 && gst_pad_peer_query_duration (GST_VIDEO_ENCODER_SINK_PAD
+            (self), GST_FORMAT_TIME, &dur) && dur > 0)
+      s.expected_frames = gst_util_uint64_scale (dur, s.fps_n, s.fps_d * GST_SECOND);
+  }
 
   self->core = nerv_encoder_new (&s, &err);
   if (!self->core) {
