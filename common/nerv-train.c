@@ -3,6 +3,7 @@
  */
 #include "nerv-train.h"
 #include "nerv-quant.h"
+#include "nerv-y4m.h"
 
 #include <libavutil/lfg.h>
 #include <math.h>
@@ -104,62 +105,27 @@ NervClip *
 nerv_clip_load_y4m (const char *path, int start, int max_frames,
     GError ** error)
 {
-  FILE *f = fopen (path, "rb");
-  char line[512];
-  int width = 0, height = 0, mono = FALSE;
-  NervFrameFormat fmt;
+  NervY4m y;
   NervClip *clip;
   GArray *frames;
   guint8 *buf;
   int index = 0;
 
-  if (!f) {
-    g_set_error (error, NERV_ERROR, NERV_ERROR_IO, "cannot open %s", path);
+  if (!nerv_y4m_open (&y, path, error))
     return NULL;
-  }
-  if (!fgets (line, sizeof (line), f) || strncmp (line, "YUV4MPEG2 ", 10)) {
+  if (y.format == NERV_FORMAT_Y444) {
     g_set_error (error, NERV_ERROR, NERV_ERROR_DATA,
-        "%s is not a YUV4MPEG2 file", path);
-    fclose (f);
+        "%s: colour space 444 not supported (4:2:0 or mono, 8 bit)", path);
+    nerv_y4m_close (&y);
     return NULL;
   }
-  for (char *tok = strtok (line + 10, " \n"); tok; tok = strtok (NULL, " \n")) {
-    if (tok[0] == 'W')
-      width = atoi (tok + 1);
-    else if (tok[0] == 'H')
-      height = atoi (tok + 1);
-    else if (tok[0] == 'C') {
-      if (!strcmp (tok, "Cmono"))
-        mono = TRUE;
-      else if (strncmp (tok, "C420", 4)) {
-        g_set_error (error, NERV_ERROR, NERV_ERROR_DATA,
-            "%s: colour space %s not supported (4:2:0 or mono, 8 bit)",
-            path, tok + 1);
-        fclose (f);
-        return NULL;
-      }
-    }
-  }
-  if (width < 1 || height < 1 || width > NERV_MAX_DIM || height > NERV_MAX_DIM) {
-    g_set_error (error, NERV_ERROR, NERV_ERROR_DATA,
-        "%s: frame size %dx%d not within 1..%d", path, width, height,
-        NERV_MAX_DIM);
-    fclose (f);
-    return NULL;
-  }
-  if (mono)
-    nerv_frame_format_init_444 (&fmt, width, height, 1);
-  else
-    nerv_frame_format_init_yuv420 (&fmt, width, height);
 
   /* read into a growing clip */
-  clip = nerv_clip_new (&fmt, 0);
+  clip = nerv_clip_new (&y.fmt, 0);
   frames = g_array_new (FALSE, FALSE, sizeof (float));
   buf = g_malloc (clip->frame_size);
   for (int i = 0; max_frames <= 0 || index < max_frames; i++) {
-    if (!fgets (line, sizeof (line), f) || strncmp (line, "FRAME", 5))
-      break;
-    if (fread (buf, 1, clip->frame_size, f) != clip->frame_size)
+    if (!nerv_y4m_read_frame (&y, buf))
       break;
     if (i < start)
       continue;
@@ -168,7 +134,7 @@ nerv_clip_load_y4m (const char *path, int start, int max_frames,
             frames->len - clip->frame_size), buf, (int) clip->frame_size);
     index++;
   }
-  fclose (f);
+  nerv_y4m_close (&y);
   g_free (buf);
   nerv_clip_free (clip);
   if (index == 0) {
@@ -176,7 +142,7 @@ nerv_clip_load_y4m (const char *path, int start, int max_frames,
     g_array_free (frames, TRUE);
     return NULL;
   }
-  clip = nerv_clip_new (&fmt, index);
+  clip = nerv_clip_new (&y.fmt, index);
   memcpy (clip->data, frames->data, sizeof (float) * frames->len);
   g_array_free (frames, TRUE);
   return clip;

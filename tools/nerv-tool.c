@@ -13,92 +13,19 @@
 
 #include "nerv-codec.h"
 #include "nerv-entropy.h"
+#include "nerv-y4m.h"
 
 /* ---- 8-bit y4m ---------------------------------------------------------- */
 
-typedef struct {
-  FILE *f;
-  int width, height;
-  guint32 fps_n, fps_d;
-  NervPixelFormat format;
-  size_t frame_size;
-  int plane_w[3], plane_h[3], n_planes;
-} Y4m;
-
-static gboolean
-y4m_open (Y4m * y, const char *path, GError ** error)
-{
-  char line[512];
-  memset (y, 0, sizeof (*y));
-  y->fps_n = 25;
-  y->fps_d = 1;
-  y->format = NERV_FORMAT_I420;
-  y->f = fopen (path, "rb");
-  if (!y->f) {
-    g_set_error (error, NERV_ERROR, NERV_ERROR_IO, "cannot open %s", path);
-    return FALSE;
-  }
-  if (!fgets (line, sizeof (line), y->f) || strncmp (line, "YUV4MPEG2 ", 10)) {
-    g_set_error (error, NERV_ERROR, NERV_ERROR_DATA, "%s is not a y4m file", path);
-    return FALSE;
-  }
-  for (char *tok = strtok (line + 10, " \n"); tok; tok = strtok (NULL, " \n")) {
-    if (tok[0] == 'W')
-      y->width = atoi (tok + 1);
-    else if (tok[0] == 'H')
-      y->height = atoi (tok + 1);
-    else if (tok[0] == 'F')
-      sscanf (tok + 1, "%u:%u", &y->fps_n, &y->fps_d);
-    else if (tok[0] == 'C') {
-      if (!strcmp (tok, "Cmono"))
-        y->format = NERV_FORMAT_GRAY8;
-      else if (!strcmp (tok, "C444"))
-        y->format = NERV_FORMAT_Y444;
-      else if (strncmp (tok, "C420", 4)) {
-        g_set_error (error, NERV_ERROR, NERV_ERROR_DATA,
-            "%s: colour space %s not supported (8-bit 420, 444 or mono)",
-            path, tok + 1);
-        return FALSE;
-      }
-    }
-  }
-  if (y->width < 1 || y->height < 1 || y->width > NERV_MAX_DIM
-      || y->height > NERV_MAX_DIM) {
-    g_set_error (error, NERV_ERROR, NERV_ERROR_DATA,
-        "%s: frame size %dx%d not within 1..%d", path, y->width, y->height,
-        NERV_MAX_DIM);
-    return FALSE;
-  }
-  {
-    NervFrameFormat ff;
-    nerv_pixel_format_frame_format (y->format, y->width, y->height, &ff);
-    y->n_planes = ff.n_planes;
-    for (int c = 0; c < ff.n_planes; c++) {
-      y->plane_w[c] = nerv_frame_format_plane_width (&ff, c);
-      y->plane_h[c] = nerv_frame_format_plane_height (&ff, c);
-    }
-    y->frame_size = nerv_frame_format_frame_size (&ff);
-  }
-  return TRUE;
-}
-
-static gboolean
-y4m_read (Y4m * y, guint8 * buf)
-{
-  char line[256];
-  if (!fgets (line, sizeof (line), y->f) || strncmp (line, "FRAME", 5))
-    return FALSE;
-  return fread (buf, 1, y->frame_size, y->f) == y->frame_size;
-}
-
 static void
-y4m_planes (const Y4m * y, guint8 * buf, const guint8 * planes[3], int strides[3])
+y4m_planes (const NervY4m * y, guint8 * buf, const guint8 * planes[3],
+    int strides[3])
 {
   size_t off = 0;
-  for (int c = 0; c < y->n_planes; c++) {
+  for (int c = 0; c < y->fmt.n_planes; c++) {
     planes[c] = buf + off;
-    strides[c] = y->plane_w[c];
-    off += (size_t) y->plane_w[c] * y->plane_h[c];
+    strides[c] = nerv_frame_format_plane_width (&y->fmt, c);
+    off += (size_t) strides[c] * nerv_frame_format_plane_height (&y->fmt, c);
   }
 }
 
@@ -156,7 +83,7 @@ cmd_encode (int argc, char **argv)
   GError *err = NULL;
   NervEncoderSettings s;
   NervEncoder *enc;
-  Y4m y;
+  NervY4m y;
   FILE *out;
   guint8 *buf;
   guint64 bytes = 0;
@@ -172,7 +99,7 @@ cmd_encode (int argc, char **argv)
     return 2;
   }
   g_option_context_free (ctx);
-  if (!y4m_open (&y, argv[1], &err)) {
+  if (!nerv_y4m_open (&y, argv[1], &err)) {
     g_printerr ("nerv-tool: %s\n", err->message);
     return 1;
   }
@@ -232,7 +159,7 @@ cmd_encode (int argc, char **argv)
   buf = g_malloc (y.frame_size);
   for (;;) {
     NervEncodedFrame ef;
-    gboolean more = (frames == 0 || n < frames) && y4m_read (&y, buf);
+    gboolean more = (frames == 0 || n < frames) && nerv_y4m_read_frame (&y, buf);
     gboolean coded;
     if (more && index++ < start)
       continue;
@@ -248,10 +175,6 @@ cmd_encode (int argc, char **argv)
     if (!coded) {
       g_printerr ("nerv-tool: encoding stopped\n");
       return 1;
-    }
-    if (nerv_encoder_pending (enc) == 0 && nerv_encoder_last_group (enc, &gs)
-        && (more ? TRUE : gs.n_frames > 0)) {
-      /* a group was just coded */
     }
     while (nerv_encoder_pop (enc, &ef)) {
       gsize len;
@@ -286,7 +209,7 @@ cmd_encode (int argc, char **argv)
   }
   nerv_encoder_free (enc);
   g_free (buf);
-  fclose (y.f);
+  nerv_y4m_close (&y);
   return 0;
 }
 
@@ -478,18 +401,17 @@ cmd_info (int argc, char **argv)
 static int
 cmd_psnr (int argc, char **argv)
 {
-  Y4m a, b;
+  NervY4m a, b;
   GError *err = NULL;
   guint8 *fa, *fb;
   double se[3] = { 0 };
   int n = 0;
-  NervFrameFormat ff;
 
   if (argc != 3) {
     g_printerr ("usage: nerv-tool psnr A.y4m B.y4m\n");
     return 2;
   }
-  if (!y4m_open (&a, argv[1], &err) || !y4m_open (&b, argv[2], &err)) {
+  if (!nerv_y4m_open (&a, argv[1], &err) || !nerv_y4m_open (&b, argv[2], &err)) {
     g_printerr ("nerv-tool: %s\n", err->message);
     return 1;
   }
@@ -497,13 +419,13 @@ cmd_psnr (int argc, char **argv)
     g_printerr ("nerv-tool: the two files differ in size or format\n");
     return 1;
   }
-  nerv_pixel_format_frame_format (a.format, a.width, a.height, &ff);
   fa = g_malloc (a.frame_size);
   fb = g_malloc (b.frame_size);
-  while (y4m_read (&a, fa) && y4m_read (&b, fb)) {
+  while (nerv_y4m_read_frame (&a, fa) && nerv_y4m_read_frame (&b, fb)) {
     size_t off = 0;
-    for (int c = 0; c < a.n_planes; c++) {
-      const size_t len = (size_t) a.plane_w[c] * a.plane_h[c];
+    for (int c = 0; c < a.fmt.n_planes; c++) {
+      const size_t len = (size_t) nerv_frame_format_plane_width (&a.fmt, c) *
+          nerv_frame_format_plane_height (&a.fmt, c);
       double s = 0;
       for (size_t i = 0; i < len; i++) {
         const double e = (double) fa[off + i] - fb[off + i];
@@ -521,10 +443,13 @@ cmd_psnr (int argc, char **argv)
   for (int c = 0; c < 3; c++)
     se[c] /= n;
   g_print ("psnr frames=%d psnr_y=%.4f psnr_u=%.4f psnr_v=%.4f psnr_yuv=%.4f\n",
-      n, nerv_psnr (se[0]), a.n_planes > 1 ? nerv_psnr (se[1]) : 0,
-      a.n_planes > 2 ? nerv_psnr (se[2]) : 0, nerv_psnr_weighted (&ff, se));
+      n, nerv_psnr (se[0]), a.fmt.n_planes > 1 ? nerv_psnr (se[1]) : 0,
+      a.fmt.n_planes > 2 ? nerv_psnr (se[2]) : 0,
+      nerv_psnr_weighted (&a.fmt, se));
   g_free (fa);
   g_free (fb);
+  nerv_y4m_close (&a);
+  nerv_y4m_close (&b);
   return 0;
 }
 
