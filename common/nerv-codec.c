@@ -60,7 +60,6 @@ struct _NervEncoder {
   gboolean have_prev;           /* prev_ints hold the last group's integers */
   NervClip *clip;               /* the group being collected */
   int n_buffered;
-  guint64 n_in;                 /* frames pushed */
   guint64 group_first;
   guint32 group_index;
   int groups_since_key;
@@ -396,22 +395,9 @@ encode_group (NervEncoder * enc)
       goto stopped;
   }
   nerv_quant_apply (enc->quant, params, enc->ints, 0);
-  if (!key && s->deadzone > 0.5f) {
-    /* residuals: a change of less than deadzone steps is dropped */
-    int r = 0;
-    for (int t = 0; t < enc->quant->n_tensors; t++) {
-      const NervTensorInfo *ti = &enc->quant->t[t];
-      for (int row = 0; row < ti->rows; row++, r++) {
-        const double inv = 1.0 / nerv_quant_step (enc->quant->row_exp[r]);
-        const size_t base = ti->offset + (size_t) row * ti->row_len;
-        for (int k = 0; k < ti->row_len; k++) {
-          const double d = params[base + k] * inv - enc->prev_ints[base + k];
-          if (fabs (d) < s->deadzone)
-            enc->ints[base + k] = enc->prev_ints[base + k];
-        }
-      }
-    }
-  }
+  if (!key)
+    nerv_quant_keep_small_changes (enc->quant, params, enc->prev_ints,
+        enc->ints, s->deadzone);
   nerv_quant_dequant (enc->quant, enc->ints, params);
 
   /* group packet */
@@ -573,7 +559,6 @@ nerv_encoder_push_frame (NervEncoder * enc, const guint8 * const planes[3],
       dsp->u8_to_f32 (dst + (size_t) y * pw, planes[c] + (size_t) y * strides[c], pw);
   }
   enc->n_buffered++;
-  enc->n_in++;
   if (enc->n_buffered == enc->s.group_size)
     return encode_group (enc);
   return TRUE;

@@ -147,6 +147,27 @@ nerv_quant_dequant (const NervQuant * q, const gint32 * ints, float *params)
 }
 
 void
+nerv_quant_keep_small_changes (const NervQuant * q, const float *params,
+    const gint32 * prev_ints, gint32 * ints, float deadzone)
+{
+  int r = 0;
+  if (deadzone <= 0.5f)
+    return;
+  for (int i = 0; i < q->n_tensors; i++) {
+    const NervTensorInfo *t = &q->t[i];
+    for (int row = 0; row < t->rows; row++, r++) {
+      const double inv = 1.0 / nerv_quant_step (q->row_exp[r]);
+      const size_t base = t->offset + (size_t) row * t->row_len;
+      for (int k = 0; k < t->row_len; k++) {
+        const double d = params[base + k] * inv - prev_ints[base + k];
+        if (fabs (d) < deadzone)
+          ints[base + k] = prev_ints[base + k];
+      }
+    }
+  }
+}
+
+void
 nerv_quant_fake (const NervQuant * q, float *params)
 {
   int r = 0;

@@ -53,6 +53,11 @@ void nerv_quant_apply (const NervQuant * q, const float *params, gint32 * ints,
     gint32 limit);
 void nerv_quant_dequant (const NervQuant * q, const gint32 * ints,
     float *params);
+/* Residual groups: where params moved by less than deadzone steps from
+ * prev_ints, ints keeps prev_ints (no residual is coded). 0.5 or less:
+ * plain rounding, nothing changes. */
+void nerv_quant_keep_small_changes (const NervQuant * q, const float *params,
+    const gint32 * prev_ints, gint32 * ints, float deadzone);
 /* params = dequant(quant(params)) with the current steps (training with
  * quantised weights: the straight-through estimator). */
 void nerv_quant_fake (const NervQuant * q, float *params);

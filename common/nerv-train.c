@@ -481,12 +481,6 @@ adam_task (gpointer data, int task, int thread)
   j->dsp->adam (j->w + i0, j->m + i0, j->v + i0, j->g + i0, n, &j->a);
 }
 
-static NervScratch *
-model_scratch (NervTrainer * t)
-{
-  return nerv_model_scratch (t->model);
-}
-
 static float
 frame_pos (const NervTrainer * t, int f)
 {
@@ -501,7 +495,7 @@ nerv_trainer_step (NervTrainer * t, const int *frames, int n, float lr,
   const NervModelConfig *cfg = nerv_model_config (model);
   const int ow = nerv_model_config_out_width (cfg);
   const int oh = nerv_model_config_out_height (cfg);
-  NervScratch *s = model_scratch (t);
+  NervScratch *s = nerv_model_scratch (t->model);
   double loss = 0, pm[NERV_MAX_PLANES];
   AdamJob j;
 

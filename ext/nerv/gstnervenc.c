@@ -426,14 +426,6 @@ push_coded (GstNervEnc * self)
 /* ---- vfuncs ----------------------------------------------------------- */
 
 static gboolean
-gst_nerv_enc_start (GstVideoEncoder * encoder)
-{
-  GstNervEnc *self = GST_NERV_ENC (encoder);
-  self->frames_in = 0;
-  return TRUE;
-}
-
-static gboolean
 gst_nerv_enc_stop (GstVideoEncoder * encoder)
 {
   GstNervEnc *self = GST_NERV_ENC (encoder);
@@ -566,7 +558,6 @@ gst_nerv_enc_handle_frame (GstVideoEncoder * encoder, GstVideoCodecFrame * frame
     gst_video_frame_unmap (&conv);
   gst_video_frame_unmap (&in);
   gst_video_codec_frame_unref (frame);
-  self->frames_in++;
   if (!ok) {
     GST_ELEMENT_ERROR (self, LIBRARY, ENCODE, (NULL), ("training stopped"));
     return GST_FLOW_ERROR;
@@ -662,7 +653,6 @@ gst_nerv_enc_class_init (GstNervEncClass * klass)
       "Codes video as a small convolutional network per group of frames "
       "(HNeRV/NeRV)", "gst-nerv developers");
 
-  venc_class->start = GST_DEBUG_FUNCPTR (gst_nerv_enc_start);
   venc_class->stop = GST_DEBUG_FUNCPTR (gst_nerv_enc_stop);
   venc_class->set_format = GST_DEBUG_FUNCPTR (gst_nerv_enc_set_format);
   venc_class->handle_frame = GST_DEBUG_FUNCPTR (gst_nerv_enc_handle_frame);

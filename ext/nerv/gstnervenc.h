@@ -52,7 +52,6 @@ struct _GstNervEnc
   NervPixelFormat core_format;
   NervEncoder *core;
   gboolean training;             /* a progress run was started */
-  guint64 frames_in;
 };
 
 G_END_DECLS
