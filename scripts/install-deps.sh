@@ -8,6 +8,10 @@ libavutil-dev check ffmpeg libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps
 gstreamer1.0-plugins-good"
 [ "${NERV_WITH_TORCH:-0}" = 1 ] && PKGS="$PKGS python3-torch"
+# tests/bench/rd.sh: the other codecs (x264enc: ugly; x265enc, av1enc: bad;
+# avdec_h264/h265: libav) and the plots
+[ "${NERV_WITH_BENCH:-0}" = 1 ] && PKGS="$PKGS gstreamer1.0-plugins-ugly
+gstreamer1.0-plugins-bad gstreamer1.0-libav gnuplot-nox"
 
 missing=""
 for p in $PKGS; do
