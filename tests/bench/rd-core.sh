@@ -6,7 +6,9 @@
 # then, per clip, the autoregressive start against training every group
 # from scratch for the same number of epochs in all.
 # SPDX-License-Identifier: LGPL-2.1-or-later
-#   tests/bench/rd-core.sh [BUILD_DIR] [quick]
+#   tests/bench/rd-core.sh [BUILD_DIR] [full|quick|ar]
+# (ar: only the autoregressive-against-scratch comparison; the rate points
+# of the whole plugin come from tests/bench/rd.sh)
 set -eu
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -51,6 +53,7 @@ for spec in "city cityCC0.mpg 0 116" "tears tears_of_steel.webm 2 46"; do
   START=$start "$media/make_y4m.sh" "$media/$src" 320 192 "$n" "$work/$clip.y4m" >/dev/null
   fps=$(sed -n 's/.* F\([0-9]*\):\([0-9]*\).*/\1 \2/p' "$work/$clip.y4m" | head -n 1)
   for bpp in 0.01 0.03 0.08 0.2; do
+    [ "$profile" = ar ] && break
     kbps=$(echo "$fps" | awk -v b=$bpp '{ printf "%d", b * 320 * 192 * $1 / $2 / 1000 + 0.5 }')
     point "$clip" "$work/$clip.y4m" "$n" "$kbps"
   done

@@ -615,6 +615,7 @@ def main():
             clips.append((name, os.path.join(MEDIA, f), start, a.frames or n))
     startup = startup_s()
     rows = []
+    failed = []
     try:
         for name, path, start, n in clips:
             if not os.path.exists(path):
@@ -636,7 +637,17 @@ def main():
                     [b for b in prof.get("anchor_low_bpp", []) if b < min(bpps)]
                 for bpp in low + bpps:
                     kbps = max(1, int(round(bpp * size[0] * size[1] * fps / 1000)))
-                    r = code_point(codec, name, src, kbps, ctx, work)
+                    try:
+                        r = code_point(codec, name, src, kbps, ctx, work)
+                    except RuntimeError as e:
+                        # e.g. x264's second pass refuses a rate below
+                        # what it can reach: say so, keep going
+                        msg = [m for m in str(e).splitlines() if m.startswith("ERROR")]
+                        why = msg[0].split(": ", 1)[-1] if msg else str(e).splitlines()[0]
+                        print("rd-failed clip=%s codec=%s target_kbps=%d: %s" %
+                              (name, codec, kbps, why), flush=True)
+                        failed.append("%s %s at %d kbit/s (%s)" % (name, codec, kbps, why))
+                        continue
                     print(rd_line(r), flush=True)
                     rows.append(r)
         bds = bd_rows(rows)
@@ -653,6 +664,8 @@ def main():
                 "versions": versions(), "codecs": codecs,
                 "command": a.command or " ".join(["tests/bench/rd.py"] + sys.argv[1:])}
         md = markdown(rows, bds, meta)
+        if failed:
+            md += "\nPoints that could not be coded: %s.\n" % "; ".join(failed)
         pngs = []
         for name, _, _, _ in clips:
             png = os.path.join(a.out, "rd-%s.png" % name)
