@@ -265,8 +265,6 @@ void
 nerv_frame_header_write (const NervFrameHeader * f, GByteArray * a)
 {
   wr (a, f->frame, 8);
-  wr (a, f->index, 2);
-  wr (a, (guint16) (gint16) f->exp, 2);
 }
 
 NervStatus
@@ -275,13 +273,8 @@ nerv_frame_header_parse (const guint8 * p, size_t n, NervFrameHeader * f)
   Reader r = { p, n, 0, FALSE };
 
   f->frame = rd (&r, 8);
-  f->index = (int) rd (&r, 2);
-  f->exp = (gint16) (guint16) rd (&r, 2);
   if (r.err)
     return NERV_ERR_TRUNCATED;
-  if (f->index >= NERV_MAX_GROUP || f->exp < NERV_QUANT_EXP_MIN
-      || f->exp > NERV_QUANT_EXP_MAX)
-    return NERV_ERR_INVALID;
   f->body = p + r.pos;
   f->body_size = n - r.pos;
   return NERV_OK;

@@ -13,7 +13,7 @@
 
 G_BEGIN_DECLS
 
-#define NERV_VERSION_MAJOR 1
+#define NERV_VERSION_MAJOR 2
 #define NERV_VERSION_MINOR 0
 #define NERV_PACKET_HEADER 8    /* sync (3) + type (1) + length (4) */
 #define NERV_PACKET_OVERHEAD 12 /* + CRC (4) */
@@ -113,10 +113,11 @@ void nerv_group_header_write (const NervGroupHeader * g, GByteArray * payload);
 NervStatus nerv_group_header_parse (const guint8 * p, size_t n,
     NervGroupHeader * g);
 
+/* A frame packet holds only its frame number: the frame's index in its
+ * group is frame - the group's first frame, its embedding is in the group
+ * packet. body: what a later minor version appends (ignored). */
 typedef struct {
   guint64 frame;
-  int index;
-  int exp;
   const guint8 *body;
   size_t body_size;
 } NervFrameHeader;

@@ -2,7 +2,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "nerv-codec.h"
-#include "nerv-entropy.h"
 
 #include <math.h>
 #include <string.h>
@@ -44,6 +43,106 @@ output_to_u8 (const NervDsp * dsp, const NervFrameFormat * fmt,
 {
   nerv_frame_from_output (fmt, out, ow, oh, tmp);
   dsp->f32_to_u8 (dst, tmp, (int) nerv_frame_format_frame_size (fmt));
+}
+
+/* ---- shared: the embeddings of a group -------------------------------- */
+
+static inline gint32
+embed_qmax (int bits)
+{
+  return (1 << (bits - 1)) - 1;
+}
+
+/* frame f's integers predicted from frame f - 1's, rescaled to f's step
+ * (steps are exact doubles; a product and a quotient of them round the
+ * same on every IEEE machine) */
+static inline gint32
+embed_predict (gint32 prev, int e_prev, int e, gint32 qmax)
+{
+  double p;
+  if (e == e_prev)
+    return prev;
+  p = nearbyint (prev * nerv_quant_step (e_prev) / nerv_quant_step (e));
+  return (gint32) CLAMP (p, -qmax, qmax);
+}
+
+static void
+embed_code (NervRangeEncoder * rc, const gint32 * q, const int *exps, int n,
+    size_t esize, int bits, guint mode)
+{
+  const gint32 qmax = embed_qmax (bits);
+  NervIntModel *m = g_new (NervIntModel, 2);
+
+  nerv_range_encode_direct (rc, mode, 1);
+  nerv_int_model_init (&m[0]);
+  nerv_int_model_init (&m[1]);
+  for (int f = 0; f < n; f++)
+    nerv_int_model_encode (&m[0], rc, exps[f] - (f ? exps[f - 1] : 0));
+  for (int f = 0; f < n; f++) {
+    for (size_t i = 0; i < esize; i++) {
+      const gint32 pred = mode && f ? embed_predict (q[esize * (f - 1) + i],
+          exps[f - 1], exps[f], qmax) : 0;
+      nerv_int_model_encode (&m[1], rc, q[esize * f + i] - pred);
+    }
+  }
+  g_free (m);
+}
+
+void
+nerv_embed_encode (NervRangeEncoder * rc, const gint32 * q, const int *exps,
+    int n, size_t esize, int bits)
+{
+  size_t size[2];
+
+  /* whichever mode codes smaller (a trial is cheap beside training) */
+  for (guint mode = 0; mode < 2; mode++) {
+    GByteArray *a = g_byte_array_new ();
+    NervRangeEncoder t;
+    nerv_range_encoder_init (&t, a);
+    embed_code (&t, q, exps, n, esize, bits, mode);
+    size[mode] = nerv_range_encoder_finish (&t);
+    g_byte_array_free (a, TRUE);
+  }
+  embed_code (rc, q, exps, n, esize, bits, size[1] < size[0]);
+}
+
+gboolean
+nerv_embed_decode (NervRangeDecoder * rc, gint32 * q, int *exps, int n,
+    size_t esize, int bits)
+{
+  const gint32 qmax = embed_qmax (bits);
+  NervIntModel *m = g_new (NervIntModel, 2);
+  const guint mode = nerv_range_decode_direct (rc, 1);
+  gboolean ok = nerv_range_decoder_ok (rc);
+
+  nerv_int_model_init (&m[0]);
+  nerv_int_model_init (&m[1]);
+  for (int f = 0; ok && f < n; f++) {
+    gint32 d;
+    gint64 e;
+    ok = nerv_int_model_decode (&m[0], rc, &d);
+    e = (gint64) d + (f ? exps[f - 1] : 0);
+    if (e < NERV_QUANT_EXP_MIN || e > NERV_QUANT_EXP_MAX)
+      ok = FALSE;
+    else
+      exps[f] = (int) e;
+  }
+  for (int f = 0; ok && f < n; f++) {
+    for (size_t i = 0; ok && i < esize; i++) {
+      const gint32 pred = mode && f ? embed_predict (q[esize * (f - 1) + i],
+          exps[f - 1], exps[f], qmax) : 0;
+      gint32 r;
+      gint64 x;
+      ok = nerv_int_model_decode (&m[1], rc, &r);
+      x = (gint64) pred + r;
+      if (x < -qmax || x > qmax)
+        ok = FALSE;
+      else
+        q[esize * f + i] = (gint32) x;
+    }
+  }
+  g_free (m);
+  return ok && nerv_range_decoder_ok (rc);
 }
 
 /* ---- encoder ---------------------------------------------------------- */
@@ -203,6 +302,14 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
     g_free (enc);
     return NULL;
   }
+  if ((size_t) enc->s.group_size * nerv_model_config_embed_size (&enc->cfg) >
+      NERV_MAX_GROUP_EMBED) {
+    g_set_error (error, NERV_ERROR, NERV_ERROR_INVALID,
+        "%d frames of %zu embedding values exceed a group's %d", enc->s.group_size,
+        nerv_model_config_embed_size (&enc->cfg), NERV_MAX_GROUP_EMBED);
+    g_free (enc);
+    return NULL;
+  }
   enc->pool = nerv_pool_new (s->threads);
   enc->scratch = nerv_scratch_new (enc->pool, NULL);
   enc->clip = nerv_clip_new (&enc->ffmt, enc->s.group_size);
@@ -305,6 +412,50 @@ push_unit (NervEncoder * enc, guint64 frame, gboolean start, gboolean key,
   g_queue_push_tail (&enc->out, f);
 }
 
+/* The group packet's payload: header, then one coder stream with the
+ * weights (whole or as residuals) and the embeddings. Returns the bytes
+ * before the embeddings (headers and weights, within the coder's few
+ * pending bytes). */
+static size_t
+code_group_body (NervEncoder * enc, gboolean key, int n, const gint32 * eints,
+    const int *exps, GByteArray * body)
+{
+  const NervQuant *q = enc->quant;
+  const size_t esize = nerv_model_config_embed_size (&enc->cfg);
+  NervGroupHeader gh = { enc->group_index, key, n, enc->group_first, NULL, 0 };
+  NervRangeEncoder rc;
+  size_t wbytes;
+
+  nerv_group_header_write (&gh, body);
+  nerv_range_encoder_init (&rc, body);
+  if (key) {
+    gint32 *d = g_new (gint32, q->n_rows);
+    for (int r = 0; r < q->n_rows; r++)
+      d[r] = q->row_exp[r] - (r ? q->row_exp[r - 1] : 0);
+    nerv_entropy_encode_ints_rc (&rc, d, q->n_rows);
+    g_free (d);
+  }
+  for (int t = 0; t < q->n_tensors; t++) {
+    const NervTensorInfo *ti = &q->t[t];
+    const size_t len = (size_t) ti->rows * ti->row_len;
+    const gint32 *v = enc->ints + ti->offset;
+    if (key) {
+      nerv_entropy_encode_ints_rc (&rc, v, len);
+    } else {
+      gint32 *d = g_new (gint32, len);
+      for (size_t i = 0; i < len; i++)
+        d[i] = v[i] - enc->prev_ints[ti->offset + i];
+      nerv_entropy_encode_ints_rc (&rc, d, len);
+      g_free (d);
+    }
+  }
+  wbytes = body->len + (size_t) rc.cache_size;
+  if (esize)
+    nerv_embed_encode (&rc, eints, exps, n, esize, enc->s.embed_bits);
+  nerv_range_encoder_finish (&rc);
+  return MIN (wbytes, body->len);
+}
+
 static gboolean
 encode_group (NervEncoder * enc)
 {
@@ -320,8 +471,9 @@ encode_group (NervEncoder * enc)
   float *params;
   gint64 t0 = g_get_monotonic_time ();
   GByteArray *body, *pkt;
-  NervRangeEncoder rc;
+  size_t wbytes;
   gint32 *eints = NULL;
+  int *exps = NULL;
   float *tmp;
   guint8 *u8;
   double sq[NERV_MAX_PLANES] = { 0 };
@@ -331,7 +483,8 @@ encode_group (NervEncoder * enc)
     return TRUE;
   if (key && s->bitrate > 0) {
     NervModelConfig old = enc->cfg;
-    if (!pick_config (enc, NULL))
+    if (!pick_config (enc, NULL) || (size_t) s->group_size *
+        nerv_model_config_embed_size (&enc->cfg) > NERV_MAX_GROUP_EMBED)
       enc->cfg = old;
     if (enc->model && memcmp (&old, &enc->cfg, sizeof (old)))
       free_model (enc);
@@ -394,68 +547,40 @@ encode_group (NervEncoder * enc)
     if (!nerv_trainer_run (tr))
       goto stopped;
   }
+  /* embeddings: quantised per frame, as the fine-tune saw them */
+  if (esize) {
+    float *e = nerv_trainer_embeddings (tr);
+    eints = g_new (gint32, esize * n);
+    exps = g_new (int, n);
+    for (int f = 0; f < n; f++) {
+      exps[f] = nerv_quant_vector (e + esize * f, esize, s->embed_bits,
+          eints + esize * f);
+      nerv_dequant_vector (eints + esize * f, esize, exps[f], e + esize * f);
+    }
+  }
   nerv_quant_apply (enc->quant, params, enc->ints, 0);
   if (!key)
     nerv_quant_keep_small_changes (enc->quant, params, enc->prev_ints,
         enc->ints, s->deadzone);
   nerv_quant_dequant (enc->quant, enc->ints, params);
 
-  /* group packet */
+  /* group packet: the weights, then the embeddings */
   body = g_byte_array_new ();
-  {
-    NervGroupHeader gh = { enc->group_index, key, n, enc->group_first, NULL, 0 };
-    nerv_group_header_write (&gh, body);
-  }
-  nerv_range_encoder_init (&rc, body);
-  if (key) {
-    gint32 *d = g_new (gint32, enc->quant->n_rows);
-    for (int r = 0; r < enc->quant->n_rows; r++)
-      d[r] = enc->quant->row_exp[r] - (r ? enc->quant->row_exp[r - 1] : 0);
-    nerv_entropy_encode_ints_rc (&rc, d, enc->quant->n_rows);
-    g_free (d);
-  }
-  for (int t = 0; t < enc->quant->n_tensors; t++) {
-    const NervTensorInfo *ti = &enc->quant->t[t];
-    const size_t len = (size_t) ti->rows * ti->row_len;
-    gint32 *v = enc->ints + ti->offset;
-    if (key) {
-      nerv_entropy_encode_ints_rc (&rc, v, len);
-    } else {
-      gint32 *d = g_new (gint32, len);
-      for (size_t i = 0; i < len; i++)
-        d[i] = v[i] - enc->prev_ints[ti->offset + i];
-      nerv_entropy_encode_ints_rc (&rc, d, len);
-      g_free (d);
-    }
-  }
-  nerv_range_encoder_finish (&rc);
+  wbytes = code_group_body (enc, key, n, eints, exps, body);
   memcpy (enc->prev_ints, enc->ints, np * sizeof (gint32));
   enc->have_prev = TRUE;
 
-  /* frames: quantise each embedding, decode the frame as the decoder will,
-   * and write its packet */
+  /* frames: decode each as the decoder will, and write its packet */
   tmp = nerv_alloc_floats (enc->clip->frame_size);
   u8 = g_malloc (enc->clip->frame_size);
-  if (esize)
-    eints = g_new (gint32, esize);
   for (int f = 0; f < n; f++) {
     GByteArray *fb = g_byte_array_new ();
-    NervFrameHeader fh = { enc->group_first + f, f, 0, NULL, 0 };
-    float *embed = esize ? nerv_trainer_embeddings (tr) + esize * f : NULL;
+    NervFrameHeader fh = { enc->group_first + f, NULL, 0 };
+    const float *embed = esize ? nerv_trainer_embeddings (tr) + esize * f : NULL;
     const float *ref = enc->clip->data + enc->clip->frame_size * f;
     const float *out;
 
-    if (esize) {
-      fh.exp = nerv_quant_vector (embed, esize, s->embed_bits, eints);
-      nerv_dequant_vector (eints, esize, fh.exp, embed);
-    }
     nerv_frame_header_write (&fh, fb);
-    if (esize) {
-      NervRangeEncoder frc;
-      nerv_range_encoder_init (&frc, fb);
-      nerv_entropy_encode_ints_rc (&frc, eints, esize);
-      nerv_range_encoder_finish (&frc);
-    }
     out = nerv_model_forward (enc->model, embed, (float) f / n);
     output_to_u8 (enc->scratch->dsp, &enc->ffmt, out,
         nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
@@ -491,7 +616,9 @@ encode_group (NervEncoder * enc)
         g_byte_array_free (hb, TRUE);
       }
       nerv_packet_write (pkt, NERV_PACKET_GROUP, body->data, body->len);
-      enc->last.weight_bits = 8 * (pkt->len);
+      /* the headers and the weights; the rest is the embeddings */
+      enc->last.embed_bits = 8 * (body->len - wbytes);
+      enc->last.weight_bits = 8 * pkt->len - enc->last.embed_bits;
     }
     nerv_packet_write (pkt, NERV_PACKET_FRAME, fb->data, fb->len);
     g_byte_array_free (fb, TRUE);
@@ -505,6 +632,7 @@ encode_group (NervEncoder * enc)
     enc->prev_embed_frames = n;
   }
   g_free (eints);
+  g_free (exps);
   g_free (u8);
   nerv_free (tmp);
   g_byte_array_free (body, TRUE);
@@ -612,8 +740,10 @@ struct _NervDecoder {
   gint32 *ints;
   gboolean have_group;          /* the model holds a decodable group */
   NervGroupHeader group;
-  float *embed;
+  float *embed;                 /* the group's dequantised embeddings */
   gint32 *eints;
+  int *eexps;
+  size_t embed_cap;             /* frames they have room for */
   float *tmp;
   guint8 *frame;
   gboolean have_frame;
@@ -638,6 +768,7 @@ decoder_free_model (NervDecoder * dec)
   nerv_free (dec->ints);
   nerv_free (dec->embed);
   g_free (dec->eints);
+  g_free (dec->eexps);
   nerv_free (dec->tmp);
   g_free (dec->frame);
   dec->model = NULL;
@@ -645,6 +776,8 @@ decoder_free_model (NervDecoder * dec)
   dec->ints = NULL;
   dec->embed = NULL;
   dec->eints = NULL;
+  dec->eexps = NULL;
+  dec->embed_cap = 0;
   dec->tmp = NULL;
   dec->frame = NULL;
   dec->have_group = FALSE;
@@ -690,6 +823,9 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
 
   if (st != NERV_OK)
     return st;
+  if ((size_t) h.group_size * nerv_model_config_embed_size (&h.model) >
+      NERV_MAX_GROUP_EMBED)
+    return NERV_ERR_INVALID;
   if (!dec->have_header || memcmp (&h.model, &dec->header.model,
           sizeof (h.model)) || h.weight_bits != dec->header.weight_bits
       || h.format != dec->header.format) {
@@ -698,8 +834,6 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
     dec->model = nerv_model_new_inference (cfg, dec->scratch);
     dec->quant = nerv_quant_new (cfg, h.weight_bits);
     dec->ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
-    dec->embed = nerv_alloc_floats (MAX (nerv_model_config_embed_size (cfg), 1));
-    dec->eints = g_new0 (gint32, MAX (nerv_model_config_embed_size (cfg), 1));
     nerv_pixel_format_frame_format (h.format, cfg->width, cfg->height, &dec->ffmt);
     dec->tmp = nerv_alloc_floats (nerv_frame_format_frame_size (&dec->ffmt));
     dec->frame = g_malloc (nerv_frame_format_frame_size (&dec->ffmt));
@@ -716,7 +850,7 @@ decode_group (NervDecoder * dec, const NervPacket * pkt)
   NervRangeDecoder rc;
   NervQuant *q = dec->quant;
   NervStatus st;
-  size_t np;
+  size_t np, esize;
   gint32 *v;
 
   if (!dec->have_header)
@@ -768,6 +902,24 @@ decode_group (NervDecoder * dec, const NervPacket * pkt)
       goto fail;
     }
   }
+  esize = nerv_model_config_embed_size (&dec->header.model);
+  if (esize) {
+    if (dec->embed_cap < (size_t) g.n_frames) {
+      nerv_free (dec->embed);
+      g_free (dec->eints);
+      g_free (dec->eexps);
+      dec->embed_cap = dec->header.group_size;
+      dec->embed = nerv_alloc_floats (esize * dec->embed_cap);
+      dec->eints = g_new (gint32, esize * dec->embed_cap);
+      dec->eexps = g_new (int, dec->embed_cap);
+    }
+    if (!nerv_embed_decode (&rc, dec->eints, dec->eexps, g.n_frames, esize,
+            dec->header.embed_bits)) {
+      g_free (v);
+      st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
+      goto fail;
+    }
+  }
   if (!nerv_range_decoder_ok (&rc) || nerv_range_decoder_consumed (&rc) != g.body_size) {
     g_free (v);
     st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
@@ -785,6 +937,9 @@ decode_group (NervDecoder * dec, const NervPacket * pkt)
   memcpy (dec->ints, v, np * sizeof (gint32));
   g_free (v);
   nerv_quant_dequant (q, dec->ints, nerv_model_params (dec->model, NULL));
+  for (int f = 0; esize && f < g.n_frames; f++)
+    nerv_dequant_vector (dec->eints + esize * f, esize, dec->eexps[f],
+        dec->embed + esize * f);
   dec->group = g;
   dec->group.body = NULL;
   dec->group.body_size = 0;
@@ -804,6 +959,7 @@ decode_frame (NervDecoder * dec, const NervPacket * pkt)
   NervStatus st;
   const NervModelConfig *cfg;
   size_t esize;
+  int index;
   const float *out;
 
   if (!dec->have_header)
@@ -813,24 +969,16 @@ decode_frame (NervDecoder * dec, const NervPacket * pkt)
   st = nerv_frame_header_parse (pkt->payload, pkt->size, &f);
   if (st != NERV_OK)
     return st;
-  if (f.index >= dec->group.n_frames)
-    return NERV_ERR_INVALID;
-  /* a frame of a group that was lost would decode with the wrong weights */
-  if (f.frame != dec->group.first_frame + f.index)
+  /* a frame of another group (one that was lost) would decode with the
+   * wrong weights */
+  if (f.frame < dec->group.first_frame
+      || f.frame - dec->group.first_frame >= (guint64) dec->group.n_frames)
     return NERV_ERR_NO_KEY;
+  index = (int) (f.frame - dec->group.first_frame);
   cfg = &dec->header.model;
   esize = nerv_model_config_embed_size (cfg);
-  if (esize) {
-    NervRangeDecoder rc;
-    nerv_range_decoder_init (&rc, f.body, f.body_size);
-    if (!nerv_entropy_decode_ints_rc (&rc, dec->eints, esize)
-        || !nerv_range_decoder_ok (&rc)
-        || nerv_range_decoder_consumed (&rc) != f.body_size)
-      return rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
-    nerv_dequant_vector (dec->eints, esize, f.exp, dec->embed);
-  }
-  out = nerv_model_forward (dec->model, dec->embed,
-      (float) f.index / dec->group.n_frames);
+  out = nerv_model_forward (dec->model, esize ? dec->embed + esize * index :
+      NULL, (float) index / dec->group.n_frames);
   output_to_u8 (dec->scratch->dsp, &dec->ffmt, out,
       nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
       dec->tmp, dec->frame);
@@ -841,7 +989,7 @@ decode_frame (NervDecoder * dec, const NervPacket * pkt)
   dec->out.width = cfg->width;
   dec->out.height = cfg->height;
   dec->out.n_planes = dec->ffmt.n_planes;
-  dec->out.key = dec->group.key && f.index == 0;
+  dec->out.key = dec->group.key && index == 0;
   for (int c = 0, off = 0; c < dec->ffmt.n_planes; c++) {
     dec->out.planes[c] = dec->frame + off;
     dec->out.strides[c] = nerv_frame_format_plane_width (&dec->ffmt, c);

@@ -12,6 +12,7 @@
 
 #include "nerv-bitstream.h"
 #include "nerv-quant.h"
+#include "nerv-entropy.h"
 
 G_BEGIN_DECLS
 
@@ -69,7 +70,12 @@ typedef struct {
   gboolean key;
   int n_frames;
   size_t bits;                  /* all packets of the group */
-  size_t weight_bits;           /* the group packet */
+  size_t weight_bits;           /* the stream header and the group packet
+                                 * less its embeddings */
+  size_t embed_bits;            /* the embeddings (in the group packet) */
+  gboolean below_floor;         /* the target rate is below what the
+                                 * smallest model and its embeddings cost:
+                                 * the group is as small as it can be */
   double psnr_y, psnr_yuv;      /* of the decoded (quantised) frames */
   double train_s;
   size_t params;
@@ -98,6 +104,22 @@ const NervModelConfig *nerv_encoder_model (NervEncoder * enc);
 /* The weights of the last coded group as the decoder rebuilds them (NULL
  * before the first group). */
 const float *nerv_encoder_params (NervEncoder * enc, size_t * n);
+
+/* ---- the embeddings of a group (docs/bitstream.md) ------------------- */
+
+/* At most this many embedding values in a group (a decoder's bound). */
+#define NERV_MAX_GROUP_EMBED (1 << 24)
+
+/* Codes n frames' embedding integers q[n][esize] (|q| < 2^(bits-1)) and
+ * step exponents on rc: a mode bit (0: as they are, 1: each frame less
+ * the previous one rescaled to its step), the exponents as differences,
+ * then the integers, each part with one adaptive model. The encoder
+ * picks the smaller mode. */
+void nerv_embed_encode (NervRangeEncoder * rc, const gint32 * q,
+    const int *exps, int n, size_t esize, int bits);
+/* FALSE on a coder error or a value out of range. */
+gboolean nerv_embed_decode (NervRangeDecoder * rc, gint32 * q, int *exps,
+    int n, size_t esize, int bits);
 
 /* ---- decoder --------------------------------------------------------- */
 

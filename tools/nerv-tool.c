@@ -180,10 +180,10 @@ cmd_encode (int argc, char **argv)
       gsize len;
       const guint8 *d = g_bytes_get_data (ef.data, &len);
       if (ef.group_start && nerv_encoder_last_group (enc, &gs)) {
-        g_print ("group %d%s: %d frames, %zu params, %zu bits (weights %zu), "
-            "psnr_y %.2f psnr_yuv %.2f, %.1f s\n", gs.group,
+        g_print ("group %d%s: %d frames, %zu params, %zu bits (weights %zu, "
+            "embeddings %zu), psnr_y %.2f psnr_yuv %.2f, %.1f s\n", gs.group,
             gs.key ? " key" : "", gs.n_frames, gs.params, gs.bits,
-            gs.weight_bits, gs.psnr_y, gs.psnr_yuv, gs.train_s);
+            gs.weight_bits, gs.embed_bits, gs.psnr_y, gs.psnr_yuv, gs.train_s);
         sq_y += gs.n_frames * pow (10.0, -gs.psnr_y / 10.0);
         sq_yuv += gs.n_frames * gs.psnr_yuv;
       }

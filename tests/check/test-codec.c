@@ -173,7 +173,7 @@ START_TEST (test_packet_round_trip)
 {
   NervStreamHeader h, h2;
   NervGroupHeader g = { 7, TRUE, 5, G_GUINT64_CONSTANT (1) << 40, NULL, 0 }, g2;
-  NervFrameHeader f = { 123456789, 4, -37, NULL, 0 }, f2;
+  NervFrameHeader f = { 123456789, NULL, 0 }, f2;
   GByteArray *a = g_byte_array_new (), *stream = g_byte_array_new ();
   const guint8 body[5] = { 1, 2, 3, 4, 5 };
   NervPacket pkt;
@@ -220,8 +220,10 @@ START_TEST (test_packet_round_trip)
   ck_assert_int_eq (nerv_packet_parse (stream->data + pos, stream->len - pos,
           &pkt, &used), NERV_OK);
   ck_assert_int_eq (nerv_frame_header_parse (pkt.payload, pkt.size, &f2), NERV_OK);
-  ck_assert (f2.frame == f.frame && f2.index == 4 && f2.exp == -37
-      && f2.body_size == 3);
+  /* 8 bytes of frame number; a later minor version's fields are left */
+  ck_assert_uint_eq (pkt.size, 8 + 3);
+  ck_assert (f2.frame == f.frame && f2.body_size == 3
+      && memcmp (f2.body, body, 3) == 0);
   pos += used;
   ck_assert_int_eq (nerv_packet_parse (stream->data + pos, stream->len - pos,
           &pkt, &used), NERV_OK);
@@ -395,10 +397,158 @@ START_TEST (test_error_codes)
           NERV_ERR_TRUNCATED);
     }
     g_free (copy);
+
+    /* a frame packet whose number is outside the current group: it
+     * belongs to a group the decoder does not hold */
+    ck_assert_int_eq (nerv_decoder_decode (d2, st->data + hlen, glen, &used),
+        NERV_OK);
+    ck_assert_int_eq (nerv_packet_parse (st->data + hlen + glen,
+            st->len - hlen - glen, &pkt, &used), NERV_OK);
+    ck_assert_int_eq (pkt.type, 'F');
+    ck_assert_uint_eq (pkt.size, 8);
+    copy = g_memdup2 (st->data + hlen + glen, used);
+    copy[NERV_PACKET_HEADER] = GROUP;   /* frame 3: the next group's */
+    fix_crc (copy);
+    ck_assert_int_eq (nerv_decoder_decode (d2, copy, used, &used),
+        NERV_ERR_NO_KEY);
+    g_free (copy);
     nerv_decoder_free (d2);
+  }
+  /* a stream header whose groups would hold more than 2^24 embedding
+   * values: refused before anything is allocated */
+  {
+    NervStreamHeader h;
+    GByteArray *pl = g_byte_array_new (), *pk = g_byte_array_new ();
+    NervDecoder *d3 = nerv_decoder_new (1);
+    memset (&h, 0, sizeof (h));
+    h.format = NERV_FORMAT_I420;
+    h.group_size = NERV_MAX_GROUP;
+    h.key_interval = 1;
+    h.weight_bits = 8;
+    h.embed_bits = 6;
+    ck_assert (nerv_model_config_for_budget (&h.model, NERV_MODEL_HNERV, 2048,
+            2048, 3, 300000, NULL));
+    /* a legal network (the wide embedding costs little to run) */
+    h.model.embed_c = 255;
+    ck_assert (nerv_model_config_validate (&h.model, NULL));
+    ck_assert_uint_gt ((guint64) NERV_MAX_GROUP *
+        nerv_model_config_embed_size (&h.model), NERV_MAX_GROUP_EMBED);
+    nerv_stream_header_write (&h, pl);
+    nerv_packet_write (pk, NERV_PACKET_STREAM, pl->data, pl->len);
+    ck_assert_int_eq (nerv_decoder_decode (d3, pk->data, pk->len, &used),
+        NERV_ERR_INVALID);
+    ck_assert (nerv_decoder_header (d3) == NULL);
+    nerv_decoder_free (d3);
+    g_byte_array_free (pl, TRUE);
+    g_byte_array_free (pk, TRUE);
   }
   nerv_decoder_free (dec);
   g_byte_array_free (st, TRUE);
+}
+END_TEST;
+
+/* ---- the embeddings of a group ---------------------------------------- */
+
+static size_t
+embed_round_trip (const gint32 * q, const int *exps, int n, size_t esize,
+    int bits)
+{
+  GByteArray *a = g_byte_array_new ();
+  NervRangeEncoder rc;
+  NervRangeDecoder rd;
+  gint32 *q2 = g_new (gint32, n * esize);
+  int *e2 = g_new (int, n);
+  size_t size;
+
+  nerv_range_encoder_init (&rc, a);
+  nerv_embed_encode (&rc, q, exps, n, esize, bits);
+  size = nerv_range_encoder_finish (&rc);
+  nerv_range_decoder_init (&rd, a->data, a->len);
+  ck_assert (nerv_embed_decode (&rd, q2, e2, n, esize, bits));
+  ck_assert_uint_eq (nerv_range_decoder_consumed (&rd), a->len);
+  ck_assert (memcmp (q, q2, sizeof (gint32) * n * esize) == 0);
+  ck_assert (memcmp (exps, e2, sizeof (int) * n) == 0);
+  /* every shorter stream is refused */
+  for (size_t cut = 0; cut < a->len; cut++) {
+    nerv_range_decoder_init (&rd, a->data, cut);
+    ck_assert (!nerv_embed_decode (&rd, q2, e2, n, esize, bits));
+  }
+  g_free (q2);
+  g_free (e2);
+  g_byte_array_free (a, TRUE);
+  return size;
+}
+
+START_TEST (test_embed_coding)
+{
+  const int n = 12, bits = 6, qmax = 31;
+  const size_t esize = 40;
+  gint32 *q = g_new (gint32, n * esize), *shuffled = g_new (gint32, n * esize);
+  int exps[12];
+  GRand *rand = g_rand_new_with_seed (7);
+  size_t smooth, independent;
+
+  /* slowly moving embeddings, with step changes between frames */
+  for (int f = 0; f < n; f++) {
+    exps[f] = -30 + (f / 3) * (f % 2 ? 1 : -1);
+    for (size_t i = 0; i < esize; i++) {
+      const double x = sin (0.7 * i) * 0.8 + 0.02 * f * cos (1.3 * i);
+      const double v = nearbyint (x / nerv_quant_step (exps[f]) *
+          nerv_quant_step (-30) * qmax);
+      q[esize * f + i] = (gint32) CLAMP (v, -qmax, qmax);
+    }
+  }
+  /* extremes */
+  q[0] = qmax;
+  q[1] = -qmax;
+  smooth = embed_round_trip (q, exps, n, esize, bits);
+  /* the same values with no frame-to-frame likeness */
+  for (int f = 0; f < n; f++)
+    for (size_t i = 0; i < esize; i++)
+      shuffled[esize * f + i] = q[esize * f + (i * 7 + f * 13) % esize];
+  independent = embed_round_trip (shuffled, exps, n, esize, bits);
+  /* prediction from the previous frame pays on similar frames */
+  ck_assert_msg (smooth < independent * 3 / 4, "%zu vs %zu bytes", smooth,
+      independent);
+  /* random values: as they are */
+  for (size_t i = 0; i < n * esize; i++)
+    q[i] = g_rand_int_range (rand, -qmax, qmax + 1);
+  embed_round_trip (q, exps, n, esize, bits);
+  /* one frame, exponents at their limits */
+  exps[0] = NERV_QUANT_EXP_MIN;
+  embed_round_trip (q, exps, 1, esize, bits);
+  exps[0] = NERV_QUANT_EXP_MAX;
+  embed_round_trip (q, exps, 1, esize, bits);
+
+  /* values out of range for the bits, and exponents out of range: the
+   * encoder codes them (it is not asked to check), the decoder refuses */
+  {
+    GByteArray *a = g_byte_array_new ();
+    NervRangeEncoder rc;
+    NervRangeDecoder rd;
+    gint32 big[4] = { 0, 40, 0, 0 };
+    int e[1] = { 0 };
+    nerv_range_encoder_init (&rc, a);
+    nerv_embed_encode (&rc, big, e, 1, 4, 8);
+    nerv_range_encoder_finish (&rc);
+    nerv_range_decoder_init (&rd, a->data, a->len);
+    ck_assert (nerv_embed_decode (&rd, q, exps, 1, 4, 8));
+    nerv_range_decoder_init (&rd, a->data, a->len);
+    ck_assert (!nerv_embed_decode (&rd, q, exps, 1, 4, bits));
+    ck_assert (nerv_range_decoder_ok (&rd));    /* invalid, not truncated */
+    g_byte_array_set_size (a, 0);
+    e[0] = NERV_QUANT_EXP_MAX + 1;
+    big[1] = 1;
+    nerv_range_encoder_init (&rc, a);
+    nerv_embed_encode (&rc, big, e, 1, 4, bits);
+    nerv_range_encoder_finish (&rc);
+    nerv_range_decoder_init (&rd, a->data, a->len);
+    ck_assert (!nerv_embed_decode (&rd, q, exps, 1, 4, bits));
+    g_byte_array_free (a, TRUE);
+  }
+  g_rand_free (rand);
+  g_free (q);
+  g_free (shuffled);
 }
 END_TEST;
 
@@ -509,6 +659,7 @@ codec_suite (void)
   tcase_add_test (tc, test_residual_groups_exact);
   tcase_add_test (tc, test_deterministic_stream);
   tcase_add_test (tc, test_error_codes);
+  tcase_add_test (tc, test_embed_coding);
   tcase_add_test (tc, test_recovery_at_key);
   tcase_add_test (tc, test_lost_group);
   tcase_add_test (tc, test_concatenated_segments);

@@ -306,7 +306,10 @@ set_version (guint8 * p, gpointer data)
 
 START_TEST (test_versions)
 {
-  static const int refused[][2] = { {0, 0}, {2, 0}, {255, 255} };
+  /* 1.x: the embeddings were in the frame packets */
+  static const int refused[][2] = { {0, 0}, {1, 0}, {NERV_VERSION_MAJOR + 1, 0},
+  {255, 255}
+  };
   const int minor[2] = { NERV_VERSION_MAJOR, 200 };
   GByteArray *a;
   Result r;
