@@ -7,10 +7,23 @@
 #include <string.h>
 
 /* Rate model priors (bits per parameter of a key and a residual group,
- * measured on cityCC0 at 8 bits: 7.9 and 5.5-6.6), refined from each
- * coded group. */
+ * measured at 8 bits on cityCC0: 7.9 and 5.5-6.6, on tears_of_steel with
+ * 15-epoch residual groups: 7.5), refined from each coded group. */
 #define PRIOR_KEY_BITS_PER_PARAM(wb) ((wb) - 0.1)
-#define PRIOR_RES_BITS_PER_PARAM(wb) ((wb) - 2.0)
+#define PRIOR_RES_BITS_PER_PARAM(wb) ((wb) - 1.0)
+/* Embedding bits per value (exponents included) at 6 embedding bits,
+ * measured on cityCC0 and tears_of_steel at 320x192: 1.7-3.5, depending
+ * on the model (docs/design.md); the encoder refines it from each coded
+ * group. Scaled by bits / 6 for other embedding bits. */
+#define PRIOR_EMBED_BITS_PER_VALUE(eb) (2.5 * (eb) / 6.0)
+/* fixed costs: a frame packet (header, CRC, frame number), a group packet
+ * (header, CRC, fields, coder flush), a stream header packet */
+#define FRAME_PACKET_BITS (8 * (NERV_PACKET_OVERHEAD + 8))
+#define GROUP_PACKET_BITS (8 * (NERV_PACKET_OVERHEAD + 15 + 4))
+#define STREAM_PACKET_BITS (8 * (NERV_PACKET_OVERHEAD + 64))
+/* a key group that overshoots its share coarsens every weight step by up
+ * to this many eighths of an octave (x2) before its fine-tune */
+#define MAX_COARSEN 8
 /* a model size below which quality falls fast (320x192, docs/performance.md) */
 #define GOOD_MODEL 15000
 
@@ -169,7 +182,11 @@ struct _NervEncoder {
   int prev_embed_frames;
   /* rate control */
   double key_bpp, res_bpp;      /* measured bits per parameter */
+  double embed_bpv;             /* measured bits per embedding value */
   double bits_spent, bits_target;
+  double period_left;           /* bits the key period has left */
+  int groups_left;              /* groups the key period has left */
+  gboolean at_floor;            /* the smallest model is above the target */
   size_t budget;
   gboolean stopped;
 };
@@ -230,11 +247,15 @@ pick_config (NervEncoder * enc, GError ** error)
               enc->ffmt.n_planes, budget, NULL))
         nerv_model_config_for_budget (&trial, s->kind, s->width, s->height,
             enc->ffmt.n_planes, 1 << 20, NULL);
-      embed = (double) nerv_model_config_embed_size (&trial) *
-          (s->embed_bits - 1.5) * frames + 64.0 * frames;
+      embed = frames * ((double) nerv_model_config_embed_size (&trial) *
+          enc->embed_bpv + FRAME_PACKET_BITS) + groups * GROUP_PACKET_BITS +
+          STREAM_PACKET_BITS;
       budget = (size_t) MAX ((period - embed) / per_param, 1000.0);
     }
+    enc->period_left = period;
+    enc->groups_left = groups;
   }
+  enc->at_floor = FALSE;
   if (!nerv_model_config_for_budget (&enc->cfg, s->kind, s->width, s->height,
           enc->ffmt.n_planes, budget, s->bitrate > 0 ? NULL : error)) {
     if (s->bitrate == 0)
@@ -244,6 +265,7 @@ pick_config (NervEncoder * enc, GError ** error)
     if (!nerv_model_config_for_budget (&enc->cfg, s->kind, s->width,
             s->height, enc->ffmt.n_planes, smallest_budget (s, enc), error))
       return FALSE;
+    enc->at_floor = TRUE;
   }
   enc->budget = budget;
   return TRUE;
@@ -286,6 +308,7 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
   nerv_pixel_format_frame_format (s->format, s->width, s->height, &enc->ffmt);
   enc->key_bpp = PRIOR_KEY_BITS_PER_PARAM (s->weight_bits);
   enc->res_bpp = PRIOR_RES_BITS_PER_PARAM (s->weight_bits);
+  enc->embed_bpv = PRIOR_EMBED_BITS_PER_VALUE (s->embed_bits);
   if (s->group_size == 0) {
     /* the model is paid once per group: at low rates only long groups
      * leave a useful model. The shortest group whose budget reaches
@@ -456,6 +479,121 @@ code_group_body (NervEncoder * enc, gboolean key, int n, const gint32 * eints,
   return MIN (wbytes, body->len);
 }
 
+static void
+write_stream_header (NervEncoder * enc, GByteArray * hb)
+{
+  const NervEncoderSettings *s = &enc->s;
+  NervStreamHeader h;
+  memset (&h, 0, sizeof (h));
+  h.fps_n = s->fps_n;
+  h.fps_d = s->fps_d;
+  h.format = s->format;
+  h.model = enc->cfg;
+  h.group_size = s->group_size;
+  h.key_interval = s->key_interval;
+  h.weight_bits = enc->quant->weight_bits;
+  h.embed_bits = s->embed_bits;
+  nerv_stream_header_write (&h, hb);
+}
+
+/* All the bits of the group with the integers as they are now */
+static double
+trial_bits (NervEncoder * enc, gboolean key, int n, const gint32 * eints,
+    const int *exps)
+{
+  GByteArray *b = g_byte_array_new ();
+  double bits;
+  code_group_body (enc, key, n, eints, exps, b);
+  bits = 8.0 * (b->len + NERV_PACKET_OVERHEAD) + (double) n * FRAME_PACKET_BITS;
+  if (key) {
+    g_byte_array_set_size (b, 0);
+    write_stream_header (enc, b);
+    bits += 8.0 * (b->len + NERV_PACKET_OVERHEAD);
+  }
+  g_byte_array_free (b, TRUE);
+  return bits;
+}
+
+/* What this group may spend: what the period has left less what the
+ * period's later groups are expected to cost */
+static double
+group_allowance (NervEncoder * enc, int n, size_t np, size_t esize)
+{
+  const double later = enc->res_bpp * np + (double) n * (esize * enc->embed_bpv +
+      FRAME_PACKET_BITS) + GROUP_PACKET_BITS;
+  return enc->period_left - MAX (enc->groups_left - 1, 0) * later;
+}
+
+/* Quantises the trainer's embeddings (per frame, as the fine-tune does);
+ * with dequant, writes the dequantised values back. */
+static void
+quant_embeddings (NervEncoder * enc, NervTrainer * tr, int n, gboolean dequant,
+    gint32 * eints, int *exps)
+{
+  const size_t esize = nerv_model_config_embed_size (&enc->cfg);
+  float *e = nerv_trainer_embeddings (tr);
+  for (int f = 0; f < n; f++) {
+    exps[f] = nerv_quant_vector (e + esize * f, esize, enc->s.embed_bits,
+        eints + esize * f);
+    if (dequant)
+      nerv_dequant_vector (eints + esize * f, esize, exps[f], e + esize * f);
+  }
+}
+
+/* Key groups over their share: every weight step coarser by d eighths of
+ * an octave, from d0 up, the first d that fits (else MAX_COARSEN). The
+ * steps are left at it; *bits (if not NULL) gets the group's bits. */
+static int
+coarsen_key_steps (NervEncoder * enc, const int *base_exp, int d0, int n,
+    const float *params, const gint32 * eints, const int *exps,
+    double allowance, double *bits)
+{
+  NervQuant *q = enc->quant;
+  double b = 0;
+  int d;
+  for (d = d0; d <= MAX_COARSEN; d++) {
+    for (int r = 0; r < q->n_rows; r++)
+      q->row_exp[r] = MIN (base_exp[r] + d, NERV_QUANT_EXP_MAX);
+    nerv_quant_apply (q, params, enc->ints, 0);
+    b = trial_bits (enc, TRUE, n, eints, exps);
+    if (b <= allowance || d == MAX_COARSEN)
+      break;
+  }
+  if (bits)
+    *bits = b;
+  return d;
+}
+
+/* Key group steps that fit the allowance: the chosen ones made coarser
+ * (coarsen_key_steps); or, when they leave more than a few per cent
+ * unspent, the finest steps of one more weight bit (an octave finer)
+ * that fit. Returns the eighths of an octave relative to the steps of
+ * the setting's bits (negative: finer); *base_exp gets the steps before
+ * coarsening. */
+static int
+fit_key_steps (NervEncoder * enc, const float *params, int n,
+    const gint32 * eints, const int *exps, double allowance, int **base_exp)
+{
+  NervQuant *q = enc->quant;
+  double bits;
+  int d;
+
+  *base_exp = g_memdup2 (q->row_exp, sizeof (int) * q->n_rows);
+  d = coarsen_key_steps (enc, *base_exp, 0, n, params, eints, exps,
+      allowance, &bits);
+  /* only for a group no residual group builds on: those would code
+   * their changes on the finer steps too, at a cost not foreseen */
+  if (d > 0 || bits > 0.97 * allowance || q->weight_bits >= 16
+      || enc->groups_left > 1)
+    return d;
+  q->weight_bits++;
+  nerv_quant_choose_steps (q, params);
+  memcpy (*base_exp, q->row_exp, sizeof (int) * q->n_rows);
+  d = coarsen_key_steps (enc, *base_exp, 0, n, params, eints, exps,
+      allowance, NULL);
+  return d - 8;
+}
+
 static gboolean
 encode_group (NervEncoder * enc)
 {
@@ -473,7 +611,9 @@ encode_group (NervEncoder * enc)
   GByteArray *body, *pkt;
   size_t wbytes;
   gint32 *eints = NULL;
-  int *exps = NULL;
+  int *exps = NULL, *base_exp = NULL;
+  int coarsen = 0;
+  double allowance = 0;
   float *tmp;
   guint8 *u8;
   double sq[NERV_MAX_PLANES] = { 0 };
@@ -535,8 +675,25 @@ encode_group (NervEncoder * enc)
     goto stopped;
 
   /* steps: from the trained weights at a key group, kept in between */
-  if (key)
+  if (key) {
+    enc->quant->weight_bits = s->weight_bits;
     nerv_quant_choose_steps (enc->quant, params);
+  }
+  if (esize) {
+    eints = g_new (gint32, esize * n);
+    exps = g_new (int, n);
+  }
+  if (s->bitrate > 0) {
+    allowance = group_allowance (enc, n, np, esize);
+    if (key) {
+      /* a key group that would overshoot its share gets coarser steps
+       * before the fine-tune, so that it adapts to them */
+      if (esize)
+        quant_embeddings (enc, tr, n, FALSE, eints, exps);
+      coarsen = fit_key_steps (enc, params, n, eints, exps, allowance,
+          &base_exp);
+    }
+  }
   if (s->qat_epochs > 0) {
     tp.epochs = s->qat_epochs;
     tp.lr *= 0.1f;
@@ -548,20 +705,45 @@ encode_group (NervEncoder * enc)
       goto stopped;
   }
   /* embeddings: quantised per frame, as the fine-tune saw them */
-  if (esize) {
-    float *e = nerv_trainer_embeddings (tr);
-    eints = g_new (gint32, esize * n);
-    exps = g_new (int, n);
-    for (int f = 0; f < n; f++) {
-      exps[f] = nerv_quant_vector (e + esize * f, esize, s->embed_bits,
-          eints + esize * f);
-      nerv_dequant_vector (eints + esize * f, esize, exps[f], e + esize * f);
-    }
-  }
+  if (esize)
+    quant_embeddings (enc, tr, n, TRUE, eints, exps);
   nerv_quant_apply (enc->quant, params, enc->ints, 0);
-  if (!key)
+  if (key && base_exp) {
+    /* the fine-tune moved the weights: check again */
+    const int extra = enc->quant->weight_bits > s->weight_bits ? 8 : 0;
+    if (coarsen + extra < MAX_COARSEN
+        && trial_bits (enc, TRUE, n, eints, exps) > allowance)
+      coarsen = coarsen_key_steps (enc, base_exp, coarsen + extra + 1, n,
+          params, eints, exps, allowance, NULL) - extra;
+  }
+  enc->last.deadzone = s->deadzone;
+  if (!key) {
+    /* residual groups: the smallest dead zone (from the setting up) whose
+     * bits fit the group's share */
+    /* up to 4 steps: beyond, quality falls faster than the rate
+     * (docs/design.md) and the overshoot is left to the next period */
+    static const float dz[] = { 0.75f, 1.0f, 1.25f, 1.5f, 2.0f, 3.0f, 4.0f };
+    float chosen = s->deadzone;
+    gint32 *plain = NULL;
+    if (s->bitrate > 0)
+      plain = g_memdup2 (enc->ints, np * sizeof (gint32));
     nerv_quant_keep_small_changes (enc->quant, params, enc->prev_ints,
-        enc->ints, s->deadzone);
+        enc->ints, chosen);
+    for (guint i = 0; plain && i < G_N_ELEMENTS (dz); i++) {
+      if (trial_bits (enc, FALSE, n, eints, exps) <= allowance)
+        break;
+      if (dz[i] <= chosen)
+        continue;
+      chosen = dz[i];
+      memcpy (enc->ints, plain, np * sizeof (gint32));
+      nerv_quant_keep_small_changes (enc->quant, params, enc->prev_ints,
+          enc->ints, chosen);
+    }
+    g_free (plain);
+    enc->last.deadzone = chosen;
+  }
+  enc->last.coarsen = coarsen;
+  g_free (base_exp);
   nerv_quant_dequant (enc->quant, enc->ints, params);
 
   /* group packet: the weights, then the embeddings */
@@ -601,17 +783,7 @@ encode_group (NervEncoder * enc)
     if (f == 0) {
       if (key) {
         GByteArray *hb = g_byte_array_new ();
-        NervStreamHeader h;
-        memset (&h, 0, sizeof (h));
-        h.fps_n = s->fps_n;
-        h.fps_d = s->fps_d;
-        h.format = s->format;
-        h.model = *cfg;
-        h.group_size = s->group_size;
-        h.key_interval = s->key_interval;
-        h.weight_bits = s->weight_bits;
-        h.embed_bits = s->embed_bits;
-        nerv_stream_header_write (&h, hb);
+        write_stream_header (enc, hb);
         nerv_packet_write (pkt, NERV_PACKET_STREAM, hb->data, hb->len);
         g_byte_array_free (hb, TRUE);
       }
@@ -657,6 +829,13 @@ encode_group (NervEncoder * enc)
       enc->key_bpp = 0.5 * enc->key_bpp + 0.5 * wbits / np;
     else
       enc->res_bpp = 0.5 * enc->res_bpp + 0.5 * wbits / np;
+    if (esize)
+      enc->embed_bpv = 0.5 * enc->embed_bpv + 0.5 * enc->last.embed_bits /
+          ((double) esize * n);
+    enc->period_left -= group_bits;
+    enc->groups_left--;
+    enc->last.allowance = allowance;
+    enc->last.below_floor = enc->at_floor && group_bits > allowance;
   }
 
   enc->group_first += n;

@@ -73,6 +73,11 @@ typedef struct {
   size_t weight_bits;           /* the stream header and the group packet
                                  * less its embeddings */
   size_t embed_bits;            /* the embeddings (in the group packet) */
+  /* rate control (bitrate set) */
+  double allowance;             /* the bits the group was given */
+  int coarsen;                  /* key group: weight steps made coarser by
+                                 * this many eighths of an octave */
+  float deadzone;               /* residual group: the dead zone used */
   gboolean below_floor;         /* the target rate is below what the
                                  * smallest model and its embeddings cost:
                                  * the group is as small as it can be */

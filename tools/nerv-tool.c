@@ -184,6 +184,13 @@ cmd_encode (int argc, char **argv)
             "embeddings %zu), psnr_y %.2f psnr_yuv %.2f, %.1f s\n", gs.group,
             gs.key ? " key" : "", gs.n_frames, gs.params, gs.bits,
             gs.weight_bits, gs.embed_bits, gs.psnr_y, gs.psnr_yuv, gs.train_s);
+        if (bitrate > 0)
+          g_print ("  rate: allowance %.0f bits, %s %g\n", gs.allowance,
+              gs.key ? "steps coarser by (1/8 octaves)" : "dead zone",
+              gs.key ? (double) gs.coarsen : gs.deadzone);
+        if (gs.below_floor)
+          g_print ("  warning: the target rate is below what the smallest "
+              "model and its embeddings cost; coded as small as it can be\n");
         sq_y += gs.n_frames * pow (10.0, -gs.psnr_y / 10.0);
         sq_yuv += gs.n_frames * gs.psnr_yuv;
       }

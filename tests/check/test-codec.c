@@ -648,6 +648,91 @@ START_TEST (test_bad_settings)
 }
 END_TEST;
 
+
+/* ---- rate control ------------------------------------------------------ */
+
+typedef struct {
+  NervGroupStats st[16];
+  int groups;
+} RateStats;
+
+static void
+collect_stats (NervEncoder * enc, gpointer data)
+{
+  RateStats *r = data;
+  ck_assert (nerv_encoder_last_group (enc, &r->st[r->groups]));
+  r->groups++;
+}
+
+/* bits per second of the stream at 25 fps */
+static double
+rate_of (NervEncoderSettings * s, int n, RateStats * r)
+{
+  GPtrArray *units = nerv_test_encode (s, n, collect_stats, r);
+  double bits = 0;
+  for (guint i = 0; i < units->len; i++)
+    bits += 8.0 * g_bytes_get_size (g_ptr_array_index (units, i));
+  g_ptr_array_unref (units);
+  return bits * 25.0 / n;
+}
+
+/* each group within what it was given, unless its last resort was used */
+static void
+check_allowances (const RateStats * r)
+{
+  for (int g = 0; g < r->groups; g++) {
+    const NervGroupStats *st = &r->st[g];
+    g_print ("  group %d%s: %zu bits, allowance %.0f, coarsen %d, dead zone %g\n",
+        g, st->key ? " key" : "", st->bits, st->allowance, st->coarsen,
+        st->deadzone);
+    ck_assert_msg (st->bits <= st->allowance || (st->key && st->coarsen == 8)
+        || (!st->key && st->deadzone == 4.0f), "group %d: %zu bits over %.0f",
+        g, st->bits, st->allowance);
+  }
+}
+
+START_TEST (test_rate_control)
+{
+  NervEncoderSettings s = nerv_test_settings (W, H, 4, 2);
+  RateStats r = { 0 };
+  double rate;
+  const int n = 16;
+
+  /* two key periods of two groups; the target pays a model of a few
+   * thousand parameters */
+  s.bitrate = 300;
+  s.expected_frames = n;
+  rate = rate_of (&s, n, &r);
+  g_print ("rate control: %.1f kbit/s for %u\n", rate / 1000, s.bitrate);
+  ck_assert_int_eq (r.groups, 4);
+  check_allowances (&r);
+  ck_assert_msg (fabs (rate / 1000 / s.bitrate - 1) <= 0.1,
+      "%.1f kbit/s for a %u kbit/s target", rate / 1000, s.bitrate);
+  for (int g = 0; g < r.groups; g++)
+    ck_assert (!r.st[g].below_floor);
+
+  /* near the floor: key groups fit by coarser steps */
+  memset (&r, 0, sizeof (r));
+  s.bitrate = 120;
+  rate = rate_of (&s, n, &r);
+  g_print ("rate control: %.1f kbit/s for %u\n", rate / 1000, s.bitrate);
+  check_allowances (&r);
+  ck_assert (r.st[0].coarsen > 0);
+  ck_assert_msg (fabs (rate / 1000 / s.bitrate - 1) <= 0.1,
+      "%.1f kbit/s for a %u kbit/s target", rate / 1000, s.bitrate);
+
+  /* far below what the smallest model costs: as close as it can, and it
+   * says so */
+  memset (&r, 0, sizeof (r));
+  s.bitrate = 5;
+  rate = rate_of (&s, n, &r);
+  g_print ("floor: %.1f kbit/s for %u\n", rate / 1000, s.bitrate);
+  check_allowances (&r);
+  ck_assert (r.st[0].below_floor);
+  ck_assert_int_eq (r.st[0].coarsen, 8);
+}
+END_TEST;
+
 static Suite *
 codec_suite (void)
 {
@@ -660,6 +745,7 @@ codec_suite (void)
   tcase_add_test (tc, test_deterministic_stream);
   tcase_add_test (tc, test_error_codes);
   tcase_add_test (tc, test_embed_coding);
+  tcase_add_test (tc, test_rate_control);
   tcase_add_test (tc, test_recovery_at_key);
   tcase_add_test (tc, test_lost_group);
   tcase_add_test (tc, test_concatenated_segments);
