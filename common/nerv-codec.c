@@ -8,9 +8,9 @@
 
 /* Rate model priors (bits per parameter of a key and a residual group,
  * measured at 8 bits on cityCC0: 7.9 and 5.5-6.6, on tears_of_steel with
- * 15-epoch residual groups: 7.5), refined from each coded group. */
+ * 15-epoch residual groups: 7.2-7.5), refined from each coded group. */
 #define PRIOR_KEY_BITS_PER_PARAM(wb) ((wb) - 0.1)
-#define PRIOR_RES_BITS_PER_PARAM(wb) ((wb) - 1.0)
+#define PRIOR_RES_BITS_PER_PARAM(wb) ((wb) - 1.5)
 /* Embedding bits per value (exponents included) at 6 embedding bits,
  * measured on cityCC0 and tears_of_steel at 320x192: 1.7-3.5, depending
  * on the model (docs/design.md); the encoder refines it from each coded
@@ -187,7 +187,8 @@ struct _NervEncoder {
   double period_left;           /* bits the key period has left */
   int groups_left;              /* groups the key period has left */
   gboolean at_floor;            /* the smallest model is above the target */
-  size_t budget;
+  size_t budget;                /* the last parameter budget (before the
+                                 * slack to the nearest model) */
   gboolean stopped;
 };
 
@@ -252,6 +253,11 @@ pick_config (NervEncoder * enc, GError ** error)
           STREAM_PACKET_BITS;
       budget = (size_t) MAX ((period - embed) / per_param, 1000.0);
     }
+    /* model sizes come in steps of up to 30 %: a model up to 8 % above
+     * the budget is nearer to it than the next one below, and a key
+     * group absorbs that much by coarser steps (encode_group) */
+    enc->budget = budget;
+    budget = (size_t) (budget * 1.08);
     enc->period_left = period;
     enc->groups_left = groups;
   }
@@ -267,7 +273,8 @@ pick_config (NervEncoder * enc, GError ** error)
       return FALSE;
     enc->at_floor = TRUE;
   }
-  enc->budget = budget;
+  if (s->bitrate == 0)
+    enc->budget = budget;
   return TRUE;
 }
 
@@ -514,14 +521,21 @@ trial_bits (NervEncoder * enc, gboolean key, int n, const gint32 * eints,
   return bits;
 }
 
-/* What this group may spend: what the period has left less what the
- * period's later groups are expected to cost */
+/* What this group may spend: its share of what the period has left, in
+ * proportion to its expected cost among the period's remaining groups
+ * (so that a wrong guess of the later groups' cost does not squeeze this
+ * one) */
 static double
-group_allowance (NervEncoder * enc, int n, size_t np, size_t esize)
+group_allowance (NervEncoder * enc, gboolean key, int n, size_t np,
+    size_t esize)
 {
-  const double later = enc->res_bpp * np + (double) n * (esize * enc->embed_bpv +
+  const double frames = (double) n * (esize * enc->embed_bpv +
       FRAME_PACKET_BITS) + GROUP_PACKET_BITS;
-  return enc->period_left - MAX (enc->groups_left - 1, 0) * later;
+  const double later = enc->res_bpp * np + frames;
+  const double self = (key ? enc->key_bpp : enc->res_bpp) * np + frames +
+      (key ? STREAM_PACKET_BITS : 0);
+  return enc->period_left * self / (self + MAX (enc->groups_left - 1, 0) *
+      later);
 }
 
 /* Quantises the trainer's embeddings (per frame, as the fine-tune does);
@@ -692,7 +706,7 @@ encode_group (NervEncoder * enc)
     exps = g_new (int, n);
   }
   if (s->bitrate > 0) {
-    allowance = group_allowance (enc, n, np, esize);
+    allowance = group_allowance (enc, key, n, np, esize);
     if (key) {
       /* a key group that would overshoot its share gets coarser steps
        * before the fine-tune, so that it adapts to them */
