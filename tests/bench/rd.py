@@ -441,6 +441,10 @@ def bd_rows(rows, test="nervenc"):
                                      [p[0] for p in pt], [p[1] for p in pt])
                     res["bd_rate_" + metric] = br
                     res["bd_psnr_" + metric] = bp
+                    if metric == "psnr_y" and br is not None:
+                        # the common PSNR-Y range the BD-rate averages over
+                        res["range_y"] = (max(min(p[1] for p in pa), min(p[1] for p in pt)),
+                                          min(max(p[1] for p in pa), max(p[1] for p in pt)))
                 out.append(res)
     return out
 
@@ -451,12 +455,17 @@ def fmt_opt(v, f):
 
 def bd_line(b):
     return ("bd clip=%s test=%s anchor=%s bd_rate_y=%s bd_rate_yuv=%s "
-            "bd_psnr_y=%s bd_psnr_yuv=%s" %
+            "bd_psnr_y=%s bd_psnr_yuv=%s range_y=%s" %
             (b["clip"], b["test"], b["anchor"],
              fmt_opt(b["bd_rate_psnr_y"], "%+.1f%%"),
              fmt_opt(b["bd_rate_psnr_yuv"], "%+.1f%%"),
              fmt_opt(b["bd_psnr_psnr_y"], "%+.2fdB"),
-             fmt_opt(b["bd_psnr_psnr_yuv"], "%+.2fdB")))
+             fmt_opt(b["bd_psnr_psnr_yuv"], "%+.2fdB"), fmt_range(b)))
+
+
+def fmt_range(b, sep="-"):
+    r = b.get("range_y")
+    return "n/a" if r is None else "%.1f%s%.1f" % (r[0], sep, r[1])
 
 
 def markdown(rows, bds, meta):
@@ -478,12 +487,12 @@ def markdown(rows, bds, meta):
              "extra bits at equal PSNR, negative is better for nervenc; BD-PSNR: "
              "dB at equal bits; n/a: the curves do not overlap):")
     L.append("")
-    L.append("| clip | nervenc | anchor | BD-rate Y | BD-rate YUV | BD-PSNR Y | BD-PSNR YUV |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| clip | nervenc | anchor | BD-rate Y | over PSNR-Y (dB) | BD-rate YUV | BD-PSNR Y | BD-PSNR YUV |")
+    L.append("|---|---|---|---|---|---|---|---|")
     for b in bds:
-        L.append("| %s | %s | %s | %s | %s | %s | %s |" %
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" %
                  (b["clip"], b["test"], b["anchor"],
-                  fmt_opt(b["bd_rate_psnr_y"], "%+.1f %%"),
+                  fmt_opt(b["bd_rate_psnr_y"], "%+.1f %%"), fmt_range(b, " - "),
                   fmt_opt(b["bd_rate_psnr_yuv"], "%+.1f %%"),
                   fmt_opt(b["bd_psnr_psnr_y"], "%+.2f dB"),
                   fmt_opt(b["bd_psnr_psnr_yuv"], "%+.2f dB")))
@@ -593,6 +602,8 @@ def main():
     ap.add_argument("--doc", help="rewrite the rd block of this Markdown file "
                     "(and put the plots beside it in images/)")
     ap.add_argument("--command", help="the command to quote in the output")
+    ap.add_argument("--from-csv", help="code nothing: report (BD lines, Markdown, "
+                    "plots, --doc) from an rd.csv of an earlier run")
     a = ap.parse_args()
 
     prof = PROFILES[a.profile]
@@ -601,7 +612,8 @@ def main():
     for c in codecs:
         if c not in CODECS:
             sys.exit("rd.py: unknown codec %s (known: %s)" % (c, ", ".join(CODECS)))
-    check_elements(codecs)
+    if not a.from_csv:
+        check_elements(codecs)
     os.makedirs(a.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="nerv-rd-")
     clips = []
@@ -613,11 +625,28 @@ def main():
         for name, n in prof["clips"]:
             f, start, _ = CLIPS[name]
             clips.append((name, os.path.join(MEDIA, f), start, a.frames or n))
-    startup = startup_s()
     rows = []
     failed = []
+    if a.from_csv:
+        with open(a.from_csv) as f:
+            for r in csv.DictReader(f):
+                rows.append({k: (v if k in ("clip", "codec") else float(v))
+                             for k, v in r.items()})
+        ff = os.path.join(os.path.dirname(a.from_csv), "rd-failed.txt")
+        if os.path.exists(ff):
+            with open(ff) as f:
+                failed = [l.strip() for l in f if l.strip()]
+        clips = []
+        for r in rows:
+            if r["clip"] not in [c[0] for c in clips]:
+                clips.append((r["clip"], None, 0, 0))
+        codecs = []
+        for r in rows:
+            if r["codec"] not in codecs:
+                codecs.append(r["codec"])
+    startup = 0.0 if a.from_csv else startup_s()
     try:
-        for name, path, start, n in clips:
+        for name, path, start, n in ([] if a.from_csv else clips):
             if not os.path.exists(path):
                 sys.exit("rd.py: %s not found (NERV_MEDIA_DIR)" % path)
             src = make_source(name, path, start, n, size, 12 if path.endswith(".yuv") else 0, work)
@@ -657,12 +686,14 @@ def main():
             w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
             w.writeheader()
             for r in rows:
-                w.writerow({k: (round(v, 4) if isinstance(v, float) else v)
+                w.writerow({k: (round(v, 6) if isinstance(v, float) else v)
                             for k, v in r.items()})
         meta = {"profile": a.profile, "date": time.strftime("%Y-%m-%d"),
                 "machine": "%s, %d cores" % (lscpu_model(), os.cpu_count() or 0),
                 "versions": versions(), "codecs": codecs,
                 "command": a.command or " ".join(["tests/bench/rd.py"] + sys.argv[1:])}
+        with open(os.path.join(a.out, "rd-failed.txt"), "w") as f:
+            f.write("".join(l + "\n" for l in failed))
         md = markdown(rows, bds, meta)
         if failed:
             md += "\nPoints that could not be coded: %s.\n" % "; ".join(failed)
