@@ -34,6 +34,7 @@ import csv
 import math
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -137,9 +138,9 @@ def bd_psnr(rate_a, q_a, rate_b, q_b):
 
 
 def monotone(points):
-    """The points on the upper convex-free front: sorted by rate, drop a
-    point whose quality is not above the previous one (a codec's RD curve
-    must rise for the deltas to mean anything)."""
+    """The points sorted by rate, less each point whose quality is not
+    above the last one kept (a codec's RD curve must rise for the deltas
+    to mean anything)."""
     out = []
     for r, q in sorted(points):
         if not out or q > out[-1][1]:
@@ -203,17 +204,24 @@ def measure(ref_y4m, dec, width, height, frames, workdir):
 SRC = "filesrc location={src} ! y4mdec ! queue"
 
 
+def two_pass(src, out, element):
+    """Wall time of a two-pass encode; element(pass, stats file) is the
+    encoder and its output caps for that pass (the first pass's stream is
+    dropped)."""
+    stats = out + ".stats"
+    t = 0.0
+    for p in (1, 2):
+        sink = "fakesink" if p == 1 else "filesink location=" + out
+        t += gst(SRC.format(src=src) + " ! %s ! %s" % (element(p, stats), sink))
+    return t
+
+
 def _x264(preset):
     def enc(src, out, kbps, ctx):
-        stats = out + ".stats"
-        t = 0.0
-        for p in ("pass1", "pass2"):
-            sink = "fakesink" if p == "pass1" else "filesink location=" + out
-            t += gst(SRC.format(src=src) + " ! x264enc bitrate=%d "
-                     "speed-preset=%s pass=%s multipass-cache-file=%s ! "
-                     "video/x-h264,stream-format=byte-stream ! %s"
-                     % (kbps, preset, p, stats, sink))
-        return t
+        return two_pass(src, out, lambda p, stats: (
+            "x264enc bitrate=%d speed-preset=%s pass=pass%d "
+            "multipass-cache-file=%s ! video/x-h264,stream-format=byte-stream"
+            % (kbps, preset, p, stats)))
     return {"enc": enc, "ext": "h264",
             "dec": "h264parse ! avdec_h264 direct-rendering=false",
             "desc": "x264enc speed-preset=%s, two-pass ABR "
@@ -221,15 +229,9 @@ def _x264(preset):
 
 
 def _x265(src, out, kbps, ctx):
-    stats = out + ".stats"
-    t = 0.0
-    for p in (1, 2):
-        sink = "fakesink" if p == 1 else "filesink location=" + out
-        t += gst(SRC.format(src=src) + " ! x265enc bitrate=%d "
-                 "speed-preset=medium option-string=\"pass=%d:stats=%s\" ! "
-                 "video/x-h265,stream-format=byte-stream ! %s"
-                 % (kbps, p, stats, sink))
-    return t
+    return two_pass(src, out, lambda p, stats: (
+        "x265enc bitrate=%d speed-preset=medium option-string=\"pass=%d:stats=%s\" "
+        "! video/x-h265,stream-format=byte-stream" % (kbps, p, stats)))
 
 
 def _av1(src, out, kbps, ctx):
@@ -286,11 +288,13 @@ CODECS = {
 MEDIA = os.environ.get("NERV_MEDIA_DIR",
                        os.path.join(ROOT, "..", "shared", "media"))
 
-# name: (file, start frame, frames)   (../shared/media/MEDIA.md)
+# name: (file, start frame, frames, input options of a headerless file)
+# (../shared/media/MEDIA.md)
 CLIPS = {
-    "city": ("cityCC0.mpg", 0, 116),
-    "tears": ("tears_of_steel.webm", 2, 46),
-    "cisco": ("CiscoVT2people_320x192_12fps.yuv", 0, 9),
+    "city": ("cityCC0.mpg", 0, 116, None),
+    "tears": ("tears_of_steel.webm", 2, 46, None),
+    "cisco": ("CiscoVT2people_320x192_12fps.yuv", 0, 9,
+              ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "320x192", "-r", "12"]),
 }
 
 PROFILES = {
@@ -312,7 +316,8 @@ PROFILES = {
 
 def gst(pipeline):
     t0 = time.monotonic()
-    r = subprocess.run(["gst-launch-1.0", "-q", "-e"] + split_pipeline(pipeline),
+    # shlex keeps a quoted option-string one argument
+    r = subprocess.run(["gst-launch-1.0", "-q", "-e"] + shlex.split(pipeline),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t = time.monotonic() - t0
     if r.returncode != 0 or "ERROR" in r.stderr:
@@ -320,38 +325,27 @@ def gst(pipeline):
     return t
 
 
-def split_pipeline(p):
-    # gst-launch-1.0 joins its arguments; keep quoted option strings whole
-    import shlex
-    return shlex.split(p)
-
-
 def startup_s():
     ts = sorted(gst("fakesrc num-buffers=1 ! fakesink") for _ in range(3))
     return ts[1]
 
 
-def make_source(name, path, start, frames, size, fps, work):
-    """One y4m, 8-bit 4:2:0, WxH, `frames` frames from `start`."""
+def make_source(name, path, start, frames, size, work, raw=None):
+    """One y4m, 8-bit 4:2:0, WxH, `frames` frames from `start`: by
+    make_y4m.sh for the compressed clips of ../shared/media, else by the
+    same Lanczos scale and centre crop in ffmpeg (raw: the input options of
+    a headerless clip)."""
     w, h = size
     out = os.path.join(work, "%s.y4m" % name)
-    if path.endswith(".y4m") and start == 0:
-        inp = ["-i", path]
-    elif path.endswith(".yuv"):
-        # the raw clip in ../shared/media: 320x192 I420 at 12 fps
-        inp = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "320x192",
-               "-r", str(fps or 12), "-i", path]
-    else:
-        inp = ["-i", path]
-    if os.path.basename(path) in [c[0] for c in CLIPS.values()] and \
-            not path.endswith(".yuv"):
+    if raw is None and os.path.basename(path) in [c[0] for c in CLIPS.values()]:
         env = dict(os.environ, START=str(start))
         run([os.path.join(MEDIA, "make_y4m.sh"), path, str(w), str(h),
              str(frames), out], env=env)
         return out
     vf = ("select=gte(n\\,%d),setpts=N/FRAME_RATE/TB,scale=%d:%d:force_original_aspect_ratio="
           "increase:flags=lanczos,crop=%d:%d,format=yuv420p" % (start, w, h, w, h))
-    run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + inp +
+    run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] +
+        (raw or []) + ["-i", path] +
         ["-vf", vf, "-frames:v", str(frames), "-f", "yuv4mpegpipe",
          "-strict", "-1", out])
     return out
@@ -413,7 +407,7 @@ def rd_line(r):
              r["psnr_y"], r["psnr_yuv"], r["ssim_y"], r["enc_s"], r["dec_fps"]))
 
 
-def bd_rows(rows, test="nervenc"):
+def bd_rows(rows):
     out = []
     clips = []
     for r in rows:
@@ -544,11 +538,9 @@ def lscpu_model():
 
 def versions():
     v = []
-    for name, cmd in (("GStreamer", ["gst-launch-1.0", "--version"]),
-                      ("ffmpeg", ["ffmpeg", "-version"])):
+    for cmd in (["gst-launch-1.0", "--version"], ["ffmpeg", "-version"]):
         try:
-            first = run(cmd).stdout.splitlines()
-            line = [l for l in first if l.strip()][0 if name == "ffmpeg" else 0]
+            line = [l for l in run(cmd).stdout.splitlines() if l.strip()][0]
             v.append(line.split("version")[1].split()[0] if "version" in line else line)
         except (OSError, subprocess.CalledProcessError, IndexError):
             v.append("?")
@@ -619,12 +611,15 @@ def main():
     clips = []
     if a.inputs:
         for p in a.inputs:
+            if p.endswith(".yuv"):
+                sys.exit("rd.py: %s: raw video has no size or rate in it; "
+                         "give a y4m (ffmpeg -f rawvideo ... -i IN OUT.y4m)" % p)
             name = os.path.splitext(os.path.basename(p))[0]
-            clips.append((name, p, 0, a.frames or 10 ** 9))
+            clips.append((name, p, 0, a.frames or 10 ** 9, None))
     else:
         for name, n in prof["clips"]:
-            f, start, _ = CLIPS[name]
-            clips.append((name, os.path.join(MEDIA, f), start, a.frames or n))
+            f, start, _, raw = CLIPS[name]
+            clips.append((name, os.path.join(MEDIA, f), start, a.frames or n, raw))
     rows = []
     failed = []
     if a.from_csv:
@@ -639,17 +634,17 @@ def main():
         clips = []
         for r in rows:
             if r["clip"] not in [c[0] for c in clips]:
-                clips.append((r["clip"], None, 0, 0))
+                clips.append((r["clip"], None, 0, 0, None))
         codecs = []
         for r in rows:
             if r["codec"] not in codecs:
                 codecs.append(r["codec"])
     startup = 0.0 if a.from_csv else startup_s()
     try:
-        for name, path, start, n in ([] if a.from_csv else clips):
+        for name, path, start, n, raw in ([] if a.from_csv else clips):
             if not os.path.exists(path):
                 sys.exit("rd.py: %s not found (NERV_MEDIA_DIR)" % path)
-            src = make_source(name, path, start, n, size, 12 if path.endswith(".yuv") else 0, work)
+            src = make_source(name, path, start, n, size, work, raw)
             fps = y4m_fps(src)
             n = y4m_frames(src, *size)
             bpps = prof["bpp"]
@@ -698,7 +693,7 @@ def main():
         if failed:
             md += "\nPoints that could not be coded: %s.\n" % "; ".join(failed)
         pngs = []
-        for name, _, _, _ in clips:
+        for name, *_ in clips:
             png = os.path.join(a.out, "rd-%s.png" % name)
             plot(rows, name, png, work)
             pngs.append(png)
