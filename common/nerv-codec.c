@@ -60,6 +60,15 @@ output_to_u8 (const NervDsp * dsp, const NervFrameFormat * fmt,
 
 /* ---- shared: the embeddings of a group -------------------------------- */
 
+/* a group of group_size frames of this model keeps its embeddings within
+ * the bound both sides allocate for */
+static inline gboolean
+group_embed_fits (const NervModelConfig * cfg, int group_size)
+{
+  return (size_t) group_size * nerv_model_config_embed_size (cfg) <=
+      NERV_MAX_GROUP_EMBED;
+}
+
 static inline gint32
 embed_qmax (int bits)
 {
@@ -332,8 +341,7 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
     g_free (enc);
     return NULL;
   }
-  if ((size_t) enc->s.group_size * nerv_model_config_embed_size (&enc->cfg) >
-      NERV_MAX_GROUP_EMBED) {
+  if (!group_embed_fits (&enc->cfg, enc->s.group_size)) {
     g_set_error (error, NERV_ERROR, NERV_ERROR_INVALID,
         "%d frames of %zu embedding values exceed a group's %d", enc->s.group_size,
         nerv_model_config_embed_size (&enc->cfg), NERV_MAX_GROUP_EMBED);
@@ -637,8 +645,7 @@ encode_group (NervEncoder * enc)
     return TRUE;
   if (key && s->bitrate > 0) {
     NervModelConfig old = enc->cfg;
-    if (!pick_config (enc, NULL) || (size_t) s->group_size *
-        nerv_model_config_embed_size (&enc->cfg) > NERV_MAX_GROUP_EMBED)
+    if (!pick_config (enc, NULL) || !group_embed_fits (&enc->cfg, s->group_size))
       enc->cfg = old;
     if (enc->model && memcmp (&old, &enc->cfg, sizeof (old)))
       free_model (enc);
@@ -1024,8 +1031,7 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
 
   if (st != NERV_OK)
     return st;
-  if ((size_t) h.group_size * nerv_model_config_embed_size (&h.model) >
-      NERV_MAX_GROUP_EMBED)
+  if (!group_embed_fits (&h.model, h.group_size))
     return NERV_ERR_INVALID;
   if (!dec->have_header || memcmp (&h.model, &dec->header.model,
           sizeof (h.model)) || h.weight_bits != dec->header.weight_bits
