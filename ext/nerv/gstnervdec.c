@@ -24,6 +24,7 @@
 
 #include "gstnervdec.h"
 #include "gstnervelements.h"
+#include "gstnervutils.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_nerv_dec_debug);
 #define GST_CAT_DEFAULT gst_nerv_dec_debug
@@ -138,27 +139,11 @@ gst_nerv_dec_flush (GstVideoDecoder * decoder)
   return TRUE;
 }
 
-static GstVideoFormat
-video_format (NervPixelFormat f)
-{
-  switch (f) {
-    case NERV_FORMAT_I420:
-      return GST_VIDEO_FORMAT_I420;
-    case NERV_FORMAT_Y444:
-      return GST_VIDEO_FORMAT_Y444;
-    case NERV_FORMAT_RGB:
-      return GST_VIDEO_FORMAT_GBR;
-    case NERV_FORMAT_GRAY8:
-      return GST_VIDEO_FORMAT_GRAY8;
-  }
-  return GST_VIDEO_FORMAT_UNKNOWN;
-}
-
 static gboolean
 ensure_output_state (GstNervDec * self, const NervDecodedFrame * f)
 {
   GstVideoDecoder *decoder = GST_VIDEO_DECODER (self);
-  const GstVideoFormat fmt = video_format (f->format);
+  const GstVideoFormat fmt = gst_nerv_video_format (f->format);
   const GstVideoInfo *info = self->output_state ? &self->output_state->info : NULL;
 
   if (info && GST_VIDEO_INFO_FORMAT (info) == fmt
@@ -186,8 +171,6 @@ copy_frame (GstNervDec * self, const NervDecodedFrame * f,
   GstVideoDecoder *decoder = GST_VIDEO_DECODER (self);
   GstVideoFrame vf;
   GstFlowReturn ret;
-  /* the core's R, G, B planes are GBR's planes 2, 0, 1 */
-  static const int rgb_plane[3] = { 2, 0, 1 };
 
   if (!ensure_output_state (self, f))
     return GST_FLOW_NOT_NEGOTIATED;
@@ -198,7 +181,7 @@ copy_frame (GstNervDec * self, const NervDecodedFrame * f,
           frame->output_buffer, GST_MAP_WRITE))
     return GST_FLOW_ERROR;
   for (int c = 0; c < f->n_planes; c++) {
-    const int p = f->format == NERV_FORMAT_RGB ? rgb_plane[c] : c;
+    const guint p = gst_nerv_frame_plane (f->format, c);
     const int rows = GST_VIDEO_FRAME_COMP_HEIGHT (&vf, p);
     const int width = GST_VIDEO_FRAME_COMP_WIDTH (&vf, p);
     guint8 *dst = GST_VIDEO_FRAME_PLANE_DATA (&vf, p);

@@ -26,6 +26,7 @@
 
 #include "gstnervenc.h"
 #include "gstnervelements.h"
+#include "gstnervutils.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_nerv_enc_debug);
 #define GST_CAT_DEFAULT gst_nerv_enc_debug
@@ -266,32 +267,6 @@ core_progress (const NervEncoderProgress * p, gpointer user_data)
   return TRUE;
 }
 
-/* ---- formats ---------------------------------------------------------- */
-
-/* What the core codes for an input format, and the raw format that holds
- * it: 4:2:0 stays 4:2:0, 4:2:2 and 4:4:4 become 4:4:4, RGB becomes planar
- * (GBR), grey stays grey. */
-static GstVideoFormat
-core_format_for (GstVideoFormat in, NervPixelFormat * core)
-{
-  switch (in) {
-    case GST_VIDEO_FORMAT_I420:
-    case GST_VIDEO_FORMAT_NV12:
-      *core = NERV_FORMAT_I420;
-      return GST_VIDEO_FORMAT_I420;
-    case GST_VIDEO_FORMAT_Y42B:
-    case GST_VIDEO_FORMAT_Y444:
-      *core = NERV_FORMAT_Y444;
-      return GST_VIDEO_FORMAT_Y444;
-    case GST_VIDEO_FORMAT_GRAY8:
-      *core = NERV_FORMAT_GRAY8;
-      return GST_VIDEO_FORMAT_GRAY8;
-    default:
-      *core = NERV_FORMAT_RGB;
-      return GST_VIDEO_FORMAT_GBR;
-  }
-}
-
 static void
 end_progress (GstNervEnc * self)
 {
@@ -467,7 +442,8 @@ gst_nerv_enc_set_format (GstVideoEncoder * encoder, GstVideoCodecState * state)
     gst_video_codec_state_unref (self->input_state);
   self->input_state = gst_video_codec_state_ref (state);
 
-  cf = core_format_for (GST_VIDEO_INFO_FORMAT (info), &self->core_format);
+  self->core_format = gst_nerv_core_format_for (GST_VIDEO_INFO_FORMAT (info));
+  cf = gst_nerv_video_format (self->core_format);
   if (cf != GST_VIDEO_INFO_FORMAT (info)) {
     gst_video_info_set_format (&self->conv_info, cf,
         GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info));
@@ -540,18 +516,10 @@ gst_nerv_enc_handle_frame (GstVideoEncoder * encoder, GstVideoCodecFrame * frame
     gst_video_converter_frame (self->convert, &in, &conv);
     src = &conv;
   }
-  if (self->core_format == NERV_FORMAT_RGB) {
-    /* GBR planes: the core wants R, G, B */
-    static const int order[3] = { 2, 0, 1 };
-    for (int c = 0; c < 3; c++) {
-      planes[c] = GST_VIDEO_FRAME_PLANE_DATA (src, order[c]);
-      strides[c] = GST_VIDEO_FRAME_PLANE_STRIDE (src, order[c]);
-    }
-  } else {
-    for (guint c = 0; c < GST_VIDEO_FRAME_N_PLANES (src); c++) {
-      planes[c] = GST_VIDEO_FRAME_PLANE_DATA (src, c);
-      strides[c] = GST_VIDEO_FRAME_PLANE_STRIDE (src, c);
-    }
+  for (guint c = 0; c < GST_VIDEO_FRAME_N_PLANES (src); c++) {
+    const guint p = gst_nerv_frame_plane (self->core_format, c);
+    planes[c] = GST_VIDEO_FRAME_PLANE_DATA (src, p);
+    strides[c] = GST_VIDEO_FRAME_PLANE_STRIDE (src, p);
   }
   ok = nerv_encoder_push_frame (self->core, planes, strides);
   if (self->convert)
