@@ -6,7 +6,7 @@
  * through residual groups, every decoder error code from crafted input,
  * recovery at the next key group, and concatenated segments.
  */
-#include <check.h>
+#include "nerv-check.h"
 #include <libavutil/lfg.h>
 #include <float.h>
 #include <math.h>
@@ -754,13 +754,4 @@ codec_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  SRunner *sr = srunner_create (codec_suite ());
-  int failed;
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
-}
+NERV_CHECK_MAIN (codec);

@@ -20,7 +20,7 @@
  *             sequence (x * 255 + 0.5, clamp, truncate), so ties round
  *             up in both; no tie differences are expected.
  */
-#include <check.h>
+#include "nerv-check.h"
 #include <libavutil/lfg.h>
 #include <math.h>
 #include <stdio.h>
@@ -606,16 +606,12 @@ dsp_suite (void)
   return s;
 }
 
-int
-main (void)
+/* test_env_cap needs the fork mode; the random GEMM shapes are made once */
+static void
+before_run (SRunner * sr)
 {
-  SRunner *sr = srunner_create (dsp_suite ());
-  int failed;
-
   fork_mode = srunner_fork_status (sr) != CK_NOFORK;
   make_gemm_cases ();
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
 }
+
+NERV_CHECK_MAIN_WITH_SETUP (dsp, before_run);

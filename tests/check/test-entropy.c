@@ -8,7 +8,7 @@
  *   CK_FORK=no valgrind --error-exitcode=1 build/tests/check/test-entropy),
  * and sizes against the zero-order entropy and HNeRV's static Huffman.
  */
-#include <check.h>
+#include "nerv-check.h"
 #include <libavutil/lfg.h>
 #include <math.h>
 #include <stdio.h>
@@ -797,13 +797,4 @@ entropy_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  SRunner *sr = srunner_create (entropy_suite ());
-  int failed;
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
-}
+NERV_CHECK_MAIN (entropy);

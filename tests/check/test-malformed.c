@@ -9,7 +9,7 @@
  * allocating anything. (The single error codes from crafted packets are
  * in test-codec.c.)
  */
-#include <check.h>
+#include "nerv-check.h"
 #include <string.h>
 #include <malloc.h>
 #include <sys/resource.h>
@@ -546,13 +546,4 @@ malformed_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  SRunner *sr = srunner_create (malformed_suite ());
-  int failed;
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
-}
+NERV_CHECK_MAIN (malformed);

@@ -6,7 +6,7 @@
  * must give dL/dx and dL/dw. Sizes are odd on purpose; the convolution is
  * checked at every kernel level (C, ORC, AVX2) and with 1 and 2 threads.
  */
-#include <check.h>
+#include "nerv-check.h"
 #include <libavutil/lfg.h>
 #include <math.h>
 #include <string.h>
@@ -597,13 +597,4 @@ ops_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  SRunner *sr = srunner_create (ops_suite ());
-  int failed;
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
-}
+NERV_CHECK_MAIN (ops);

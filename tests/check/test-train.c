@@ -6,7 +6,7 @@
  * measured when the test was written, see docs/design.md); check that the
  * same seed gives bit-identical weights, whatever the thread count.
  */
-#include <check.h>
+#include "nerv-check.h"
 #include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
@@ -182,13 +182,4 @@ train_suite (void)
   return s;
 }
 
-int
-main (void)
-{
-  SRunner *sr = srunner_create (train_suite ());
-  int failed;
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
-}
+NERV_CHECK_MAIN (train);
