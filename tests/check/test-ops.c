@@ -37,14 +37,38 @@ dot (const float *a, const float *b, size_t n)
   return s;
 }
 
-/* numeric vs analytic, with a tolerance for float32 forward passes */
-static void
-check_grad (const char *what, size_t i, double num, double ana, double scale)
+/* A scalar loss of an op, computed from the op's current inputs. */
+typedef struct
 {
-  const double tol = 2e-2 * fabs (num) + 2e-3 * scale + 1e-4;
-  ck_assert_msg (fabs (num - ana) <= tol,
-      "%s[%zu]: finite difference %.6g, backward %.6g (tol %.3g)", what, i,
-      num, ana, tol);
+  double (*loss) (gpointer ctx);
+  gpointer ctx;
+  double eps;                   /* step of the central difference */
+  double scale;                 /* of the gradients, for the tolerance */
+} GradProbe;
+
+/* The central finite difference of the probe's loss in p[i], for i = 0,
+ * step, 2 step, ... below n, against the backward pass's grad[i] - grad0
+ * (grad0: the value the gradient accumulated onto), with a tolerance for
+ * float32 forward passes. Every p[i] is restored. */
+static void
+check_grad (const GradProbe * g, const char *what, float *p, size_t n,
+    size_t step, const float *grad, double grad0)
+{
+  for (size_t i = 0; i < n; i += step) {
+    const float keep = p[i];
+    double lp, lm, num, ana, tol;
+    p[i] = keep + g->eps;
+    lp = g->loss (g->ctx);
+    p[i] = keep - g->eps;
+    lm = g->loss (g->ctx);
+    p[i] = keep;
+    num = (lp - lm) / (2 * g->eps);
+    ana = grad[i] - grad0;
+    tol = 2e-2 * fabs (num) + 2e-3 * g->scale + 1e-4;
+    ck_assert_msg (fabs (num - ana) <= tol,
+        "%s[%zu]: finite difference %.6g, backward %.6g (tol %.3g)", what, i,
+        num, ana, tol);
+  }
 }
 
 /* ---- convolution ------------------------------------------------------ */
@@ -57,8 +81,9 @@ typedef struct {
 } ConvCase;
 
 static double
-conv_loss (ConvCase * cc)
+conv_loss (gpointer ctx)
 {
+  ConvCase *cc = ctx;
   nerv_conv2d_forward (cc->s, &cc->c, cc->x, cc->h, cc->w, cc->wt, cc->b, cc->y);
   return dot (cc->y, cc->r, (size_t) cc->c.cout * cc->h * cc->w);
 }
@@ -73,7 +98,8 @@ run_conv_case (NervDspLevel level, int threads, int cin, int cout, int k,
   const size_t nx = (size_t) cin * h * w, ny = (size_t) cout * h * w;
   const size_t nw = (size_t) cout * cin * k * k;
   float *gw, *gb, *dx;
-  const double eps = 1e-2;      /* the op is linear in x, w and b */
+  /* the op is linear in x, w and b */
+  const GradProbe probe = { conv_loss, &cc, 1e-2, 1.0 };
   char name[96];
 
   nerv_dsp_init (&dsp, level);
@@ -104,38 +130,11 @@ run_conv_case (NervDspLevel level, int threads, int cin, int cout, int k,
 
   g_snprintf (name, sizeof (name), "conv %s t%d %dx%d k%d %dx%d dx",
       nerv_dsp_level_name (level), threads, cin, cout, k, w, h);
-  for (size_t i = 0; i < nx; i += 1 + nx / 23) {
-    const float keep = cc.x[i];
-    double lp, lm;
-    cc.x[i] = keep + eps;
-    lp = conv_loss (&cc);
-    cc.x[i] = keep - eps;
-    lm = conv_loss (&cc);
-    cc.x[i] = keep;
-    check_grad (name, i, (lp - lm) / (2 * eps), dx[i], 1.0);
-  }
+  check_grad (&probe, name, cc.x, nx, 1 + nx / 23, dx, 0);
   name[strlen (name) - 2] = 'w';
-  for (size_t i = 0; i < nw; i += 1 + nw / 29) {
-    const float keep = cc.wt[i];
-    double lp, lm;
-    cc.wt[i] = keep + eps;
-    lp = conv_loss (&cc);
-    cc.wt[i] = keep - eps;
-    lm = conv_loss (&cc);
-    cc.wt[i] = keep;
-    check_grad (name, i, (lp - lm) / (2 * eps), gw[i] - 1.0, 1.0);
-  }
+  check_grad (&probe, name, cc.wt, nw, 1 + nw / 29, gw, 1.0);
   name[strlen (name) - 1] = 'b';
-  for (int i = 0; i < cout; i++) {
-    const float keep = cc.b[i];
-    double lp, lm;
-    cc.b[i] = keep + eps;
-    lp = conv_loss (&cc);
-    cc.b[i] = keep - eps;
-    lm = conv_loss (&cc);
-    cc.b[i] = keep;
-    check_grad (name, i, (lp - lm) / (2 * eps), gb[i], 1.0);
-  }
+  check_grad (&probe, name, cc.b, cout, 1, gb, 0);
 
   nerv_free (cc.x);
   nerv_free (cc.wt);
@@ -237,40 +236,47 @@ START_TEST (test_pixel_shuffle)
 }
 END_TEST;
 
+typedef struct
+{
+  NervScratch *s;
+  int c, h, w, r;
+  size_t n;
+  float *z, *pre, *y, *rr;
+} ShuffleCase;
+
+static double
+shuffle_gelu_loss (gpointer ctx)
+{
+  ShuffleCase *sc = ctx;
+  nerv_shuffle_gelu_forward (sc->s, sc->z, sc->c, sc->h, sc->w, sc->r, sc->pre,
+      sc->y);
+  return dot (sc->y, sc->rr, sc->n);
+}
+
 START_TEST (test_shuffle_gelu_grad)
 {
   const int c = 3, h = 3, w = 5, r = 2;
   const size_t n = (size_t) c * r * r * h * w;
   NervPool *pool = nerv_pool_new (2);
-  NervScratch *s = nerv_scratch_new (pool, NULL);
-  float *z = nerv_alloc_floats (n), *pre = nerv_alloc_floats (n);
-  float *y = nerv_alloc_floats (n), *rr = nerv_alloc_floats (n);
+  ShuffleCase sc = { nerv_scratch_new (pool, NULL), c, h, w, r, n,
+    nerv_alloc_floats (n), nerv_alloc_floats (n), nerv_alloc_floats (n),
+    nerv_alloc_floats (n)
+  };
   float *dz = nerv_alloc_floats (n);
-  const double eps = 1e-3;
+  const GradProbe probe = { shuffle_gelu_loss, &sc, 1e-3, 1.0 };
 
   av_lfg_init (&lfg, 7);
-  fill (z, n, 3);
-  fill (rr, n, 1);
-  nerv_shuffle_gelu_forward (s, z, c, h, w, r, pre, y);
-  nerv_shuffle_gelu_backward (s, pre, rr, c, h, w, r, dz);
-  for (size_t i = 0; i < n; i++) {
-    const float keep = z[i];
-    double lp, lm;
-    z[i] = keep + eps;
-    nerv_shuffle_gelu_forward (s, z, c, h, w, r, pre, y);
-    lp = dot (y, rr, n);
-    z[i] = keep - eps;
-    nerv_shuffle_gelu_forward (s, z, c, h, w, r, pre, y);
-    lm = dot (y, rr, n);
-    z[i] = keep;
-    check_grad ("shuffle+gelu", i, (lp - lm) / (2 * eps), dz[i], 1.0);
-  }
-  nerv_free (z);
-  nerv_free (pre);
-  nerv_free (y);
-  nerv_free (rr);
+  fill (sc.z, n, 3);
+  fill (sc.rr, n, 1);
+  nerv_shuffle_gelu_forward (sc.s, sc.z, c, h, w, r, sc.pre, sc.y);
+  nerv_shuffle_gelu_backward (sc.s, sc.pre, sc.rr, c, h, w, r, dz);
+  check_grad (&probe, "shuffle+gelu", sc.z, n, 1, dz, 0);
+  nerv_free (sc.z);
+  nerv_free (sc.pre);
+  nerv_free (sc.y);
+  nerv_free (sc.rr);
   nerv_free (dz);
-  nerv_scratch_free (s);
+  nerv_scratch_free (sc.s);
   nerv_pool_free (pool);
 }
 END_TEST;
@@ -290,73 +296,70 @@ START_TEST (test_gelu_values)
 }
 END_TEST;
 
+typedef struct
+{
+  size_t n;
+  float x[37], y[37], r[37];
+} HeadCase;
+
+static double
+head_loss (gpointer ctx)
+{
+  HeadCase *hc = ctx;
+  nerv_head_act_forward (hc->x, hc->y, hc->n);
+  return dot (hc->y, hc->r, hc->n);
+}
+
 START_TEST (test_head_grad)
 {
-  const size_t n = 37;
-  float x[37], y[37], r[37], dx[37], yp[37];
-  const double eps = 1e-3;
+  HeadCase hc = { .n = 37 };
+  float dx[37];
+  const GradProbe probe = { head_loss, &hc, 1e-3, 1.0 };
 
   av_lfg_init (&lfg, 8);
-  fill (x, n, 3);
-  fill (r, n, 1);
-  nerv_head_act_forward (x, y, n);
-  nerv_head_act_backward (y, r, dx, n);
-  for (size_t i = 0; i < n; i++) {
-    double lp, lm;
-    const float keep = x[i];
-    ck_assert (y[i] >= 0.0f && y[i] <= 1.0f);
-    x[i] = keep + eps;
-    nerv_head_act_forward (x, yp, n);
-    lp = dot (yp, r, n);
-    x[i] = keep - eps;
-    nerv_head_act_forward (x, yp, n);
-    lm = dot (yp, r, n);
-    x[i] = keep;
-    check_grad ("head", i, (lp - lm) / (2 * eps), dx[i], 1.0);
-  }
+  fill (hc.x, hc.n, 3);
+  fill (hc.r, hc.n, 1);
+  nerv_head_act_forward (hc.x, hc.y, hc.n);
+  nerv_head_act_backward (hc.y, hc.r, dx, hc.n);
+  for (size_t i = 0; i < hc.n; i++)
+    ck_assert (hc.y[i] >= 0.0f && hc.y[i] <= 1.0f);
+  check_grad (&probe, "head", hc.x, hc.n, 1, dx, 0);
 }
 END_TEST;
 
+typedef struct
+{
+  const NervDsp *dsp;
+  int in, out;
+  float x[7], wt[35], b[5], y[5], r[5];
+} LinearCase;
+
+static double
+linear_loss (gpointer ctx)
+{
+  LinearCase *lc = ctx;
+  nerv_linear_forward (lc->dsp, lc->in, lc->out, lc->x, lc->wt, lc->b, lc->y);
+  return dot (lc->y, lc->r, lc->out);
+}
+
 START_TEST (test_linear_grad)
 {
-  const int in = 7, out = 5;
-  float x[7], wt[35], b[5], y[5], r[5], gw[35] = { 0 }, gb[5] = { 0 }, dx[7];
-  const double eps = 1e-2;
-  const NervDsp *dsp = nerv_dsp_get ();
+  LinearCase lc = { .dsp = nerv_dsp_get (), .in = 7, .out = 5 };
+  const int in = lc.in, out = lc.out;
+  float gw[35] = { 0 }, gb[5] = { 0 }, dx[7];
+  const GradProbe probe = { linear_loss, &lc, 1e-2, 1.0 };
 
   av_lfg_init (&lfg, 9);
-  fill (x, in, 1);
-  fill (wt, in * out, 1);
-  fill (b, out, 1);
-  fill (r, out, 1);
-  nerv_linear_forward (dsp, in, out, x, wt, b, y);
-  nerv_linear_backward (dsp, in, out, x, wt, r, gw, gb, dx);
-  for (int i = 0; i < in; i++) {
-    const float keep = x[i];
-    double lp, lm;
-    x[i] = keep + eps;
-    nerv_linear_forward (dsp, in, out, x, wt, b, y);
-    lp = dot (y, r, out);
-    x[i] = keep - eps;
-    nerv_linear_forward (dsp, in, out, x, wt, b, y);
-    lm = dot (y, r, out);
-    x[i] = keep;
-    check_grad ("linear dx", i, (lp - lm) / (2 * eps), dx[i], 1.0);
-  }
-  for (int i = 0; i < in * out; i++) {
-    const float keep = wt[i];
-    double lp, lm;
-    wt[i] = keep + eps;
-    nerv_linear_forward (dsp, in, out, x, wt, b, y);
-    lp = dot (y, r, out);
-    wt[i] = keep - eps;
-    nerv_linear_forward (dsp, in, out, x, wt, b, y);
-    lm = dot (y, r, out);
-    wt[i] = keep;
-    check_grad ("linear dw", i, (lp - lm) / (2 * eps), gw[i], 1.0);
-  }
+  fill (lc.x, in, 1);
+  fill (lc.wt, in * out, 1);
+  fill (lc.b, out, 1);
+  fill (lc.r, out, 1);
+  nerv_linear_forward (lc.dsp, in, out, lc.x, lc.wt, lc.b, lc.y);
+  nerv_linear_backward (lc.dsp, in, out, lc.x, lc.wt, lc.r, gw, gb, dx);
+  check_grad (&probe, "linear dx", lc.x, in, 1, dx, 0);
+  check_grad (&probe, "linear dw", lc.wt, in * out, 1, gw, 0);
   for (int i = 0; i < out; i++)
-    ck_assert_msg (fabs (gb[i] - r[i]) < 1e-6, "linear db");
+    ck_assert_msg (fabs (gb[i] - lc.r[i]) < 1e-6, "linear db");
 }
 END_TEST;
 
@@ -374,32 +377,42 @@ END_TEST;
 
 /* ---- loss --------------------------------------------------------------- */
 
+typedef struct
+{
+  const NervFrameFormat *fmt;
+  int ow, oh;
+  float *out, *frame;
+} LossCase;
+
+/* half the loss: the gradient is asked for with a weight of 0.5 */
+static double
+half_frame_loss (gpointer ctx)
+{
+  LossCase *lc = ctx;
+  double mse[3];
+  return 0.5 * nerv_frame_loss (lc->fmt, lc->out, lc->ow, lc->oh, lc->frame, 0,
+      NULL, mse);
+}
+
 static void
 run_loss_case (const NervFrameFormat * fmt, int ow, int oh)
 {
   const size_t no = (size_t) fmt->n_planes * ow * oh;
   const size_t nf = nerv_frame_format_frame_size (fmt);
-  float *out = nerv_alloc_floats (no), *d = nerv_alloc_floats (no);
-  float *frame = nerv_alloc_floats (nf);
+  LossCase lc = { fmt, ow, oh, nerv_alloc_floats (no),
+    nerv_alloc_floats (nf)
+  };
+  float *d = nerv_alloc_floats (no);
   double mse[3];
-  const double eps = 1e-3;
+  const GradProbe probe = { half_frame_loss, &lc, 1e-3, 1e-3 };
 
-  fill (out, no, 1);
-  fill (frame, nf, 1);
-  nerv_frame_loss (fmt, out, ow, oh, frame, 0.5f, d, mse);
-  for (size_t i = 0; i < no; i++) {
-    const float keep = out[i];
-    double lp, lm;
-    out[i] = keep + eps;
-    lp = nerv_frame_loss (fmt, out, ow, oh, frame, 0, NULL, mse);
-    out[i] = keep - eps;
-    lm = nerv_frame_loss (fmt, out, ow, oh, frame, 0, NULL, mse);
-    out[i] = keep;
-    check_grad ("loss", i, 0.5 * (lp - lm) / (2 * eps), d[i], 1e-3);
-  }
-  nerv_free (out);
+  fill (lc.out, no, 1);
+  fill (lc.frame, nf, 1);
+  nerv_frame_loss (fmt, lc.out, ow, oh, lc.frame, 0.5f, d, mse);
+  check_grad (&probe, "loss", lc.out, no, 1, d, 0);
+  nerv_free (lc.out);
   nerv_free (d);
-  nerv_free (frame);
+  nerv_free (lc.frame);
 }
 
 START_TEST (test_loss_grad)
@@ -434,14 +447,29 @@ END_TEST;
 
 /* ---- whole models ----------------------------------------------------- */
 
-static double
-model_loss (NervModel * m, const NervFrameFormat * fmt, const float *embed,
-    float t, const float *frame, float *dout)
+typedef struct
 {
-  const NervModelConfig *cfg = nerv_model_config (m);
-  const float *out = nerv_model_forward (m, embed, t);
-  return nerv_frame_loss (fmt, out, nerv_model_config_out_width (cfg),
-      nerv_model_config_out_height (cfg), frame, 1.0f, dout, NULL);
+  NervModel *m;
+  const NervFrameFormat *fmt;
+  const float *embed, *frame;
+  float t;
+} ModelCase;
+
+/* the loss of the model's frame at mc->t, and its gradient in @dout when
+ * not NULL */
+static double
+model_loss_grad (ModelCase * mc, float *dout)
+{
+  const NervModelConfig *cfg = nerv_model_config (mc->m);
+  const float *out = nerv_model_forward (mc->m, mc->embed, mc->t);
+  return nerv_frame_loss (mc->fmt, out, nerv_model_config_out_width (cfg),
+      nerv_model_config_out_height (cfg), mc->frame, 1.0f, dout, NULL);
+}
+
+static double
+model_loss (gpointer ctx)
+{
+  return model_loss_grad (ctx, NULL);
 }
 
 static void
@@ -456,7 +484,8 @@ run_model_case (NervModelKind kind)
   NervModel *m;
   float *frame, *embed = NULL, *dembed = NULL, *dout, *params, *grads;
   size_t np, ne;
-  const double eps = 1e-3;
+  ModelCase mc;
+  const GradProbe probe = { model_loss, &mc, 1e-3, 1e-3 };
   GError *err = NULL;
 
   nerv_shape_rules_for_budget (&rules, 1000);
@@ -485,30 +514,13 @@ run_model_case (NervModelKind kind)
     fill (embed, ne, 1);
   }
 
+  mc = (ModelCase) { m, &fmt, embed, frame, 0.3f };
   nerv_model_zero_grads (m);
-  model_loss (m, &fmt, embed, 0.3f, frame, dout);
+  model_loss_grad (&mc, dout);
   nerv_model_backward (m, dout, dembed);
-  for (size_t i = 0; i < np; i += 1 + np / 97) {
-    const float keep = params[i];
-    double lp, lm;
-    params[i] = keep + eps;
-    lp = model_loss (m, &fmt, embed, 0.3f, frame, NULL);
-    params[i] = keep - eps;
-    lm = model_loss (m, &fmt, embed, 0.3f, frame, NULL);
-    params[i] = keep;
-    check_grad (kind == NERV_MODEL_NERV ? "nerv param" : "hnerv param", i,
-        (lp - lm) / (2 * eps), grads[i], 1e-3);
-  }
-  for (size_t i = 0; i < ne; i++) {
-    const float keep = embed[i];
-    double lp, lm;
-    embed[i] = keep + eps;
-    lp = model_loss (m, &fmt, embed, 0.3f, frame, NULL);
-    embed[i] = keep - eps;
-    lm = model_loss (m, &fmt, embed, 0.3f, frame, NULL);
-    embed[i] = keep;
-    check_grad ("hnerv embedding", i, (lp - lm) / (2 * eps), dembed[i], 1e-3);
-  }
+  check_grad (&probe, kind == NERV_MODEL_NERV ? "nerv param" : "hnerv param",
+      params, np, 1 + np / 97, grads, 0);
+  check_grad (&probe, "hnerv embedding", embed, ne, 1, dembed, 0);
   nerv_free (frame);
   nerv_free (embed);
   nerv_free (dembed);
