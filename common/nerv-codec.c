@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "nerv-codec.h"
+#include "nerv-syntax.h"
 
 #include <math.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #define PRIOR_EMBED_BITS_PER_VALUE(eb) (2.5 * (eb) / 6.0)
 /* fixed costs: a frame packet (header, CRC, frame number), a group packet
  * (header, CRC, fields, coder flush), a stream header packet */
-#define FRAME_PACKET_BITS (8 * (NERV_PACKET_OVERHEAD + 8))
+#define FRAME_PACKET_BITS (8 * NERV_FRAME_PACKET_SIZE)
 #define GROUP_PACKET_BITS (8 * (NERV_PACKET_OVERHEAD + 15 + 4))
 #define STREAM_PACKET_BITS (8 * (NERV_PACKET_OVERHEAD + 64))
 /* a key group that overshoots its share coarsens every weight step by up
@@ -58,115 +59,6 @@ output_to_u8 (const NervDsp * dsp, const NervFrameFormat * fmt,
   dsp->f32_to_u8 (dst, tmp, (int) nerv_frame_format_frame_size (fmt));
 }
 
-/* ---- shared: the embeddings of a group -------------------------------- */
-
-/* a group of group_size frames of this model keeps its embeddings within
- * the bound both sides allocate for */
-static inline gboolean
-group_embed_fits (const NervModelConfig * cfg, int group_size)
-{
-  return (size_t) group_size * nerv_model_config_embed_size (cfg) <=
-      NERV_MAX_GROUP_EMBED;
-}
-
-static inline gint32
-embed_qmax (int bits)
-{
-  return (1 << (bits - 1)) - 1;
-}
-
-/* frame f's integers predicted from frame f - 1's, rescaled to f's step
- * (steps are exact doubles; a product and a quotient of them round the
- * same on every IEEE machine) */
-static inline gint32
-embed_predict (gint32 prev, int e_prev, int e, gint32 qmax)
-{
-  double p;
-  if (e == e_prev)
-    return prev;
-  p = nearbyint (prev * nerv_quant_step (e_prev) / nerv_quant_step (e));
-  return (gint32) CLAMP (p, -qmax, qmax);
-}
-
-static void
-embed_code (NervRangeEncoder * rc, const gint32 * q, const int *exps, int n,
-    size_t esize, int bits, guint mode)
-{
-  const gint32 qmax = embed_qmax (bits);
-  NervIntModel *m = g_new (NervIntModel, 2);
-
-  nerv_range_encode_direct (rc, mode, 1);
-  nerv_int_model_init (&m[0]);
-  nerv_int_model_init (&m[1]);
-  for (int f = 0; f < n; f++)
-    nerv_int_model_encode (&m[0], rc, exps[f] - (f ? exps[f - 1] : 0));
-  for (int f = 0; f < n; f++) {
-    for (size_t i = 0; i < esize; i++) {
-      const gint32 pred = mode && f ? embed_predict (q[esize * (f - 1) + i],
-          exps[f - 1], exps[f], qmax) : 0;
-      nerv_int_model_encode (&m[1], rc, q[esize * f + i] - pred);
-    }
-  }
-  g_free (m);
-}
-
-void
-nerv_embed_encode (NervRangeEncoder * rc, const gint32 * q, const int *exps,
-    int n, size_t esize, int bits)
-{
-  size_t size[2];
-
-  /* whichever mode codes smaller (a trial is cheap beside training) */
-  for (guint mode = 0; mode < 2; mode++) {
-    GByteArray *a = g_byte_array_new ();
-    NervRangeEncoder t;
-    nerv_range_encoder_init (&t, a);
-    embed_code (&t, q, exps, n, esize, bits, mode);
-    size[mode] = nerv_range_encoder_finish (&t);
-    g_byte_array_free (a, TRUE);
-  }
-  embed_code (rc, q, exps, n, esize, bits, size[1] < size[0]);
-}
-
-gboolean
-nerv_embed_decode (NervRangeDecoder * rc, gint32 * q, int *exps, int n,
-    size_t esize, int bits)
-{
-  const gint32 qmax = embed_qmax (bits);
-  NervIntModel *m = g_new (NervIntModel, 2);
-  const guint mode = nerv_range_decode_direct (rc, 1);
-  gboolean ok = nerv_range_decoder_ok (rc);
-
-  nerv_int_model_init (&m[0]);
-  nerv_int_model_init (&m[1]);
-  for (int f = 0; ok && f < n; f++) {
-    gint32 d;
-    gint64 e;
-    ok = nerv_int_model_decode (&m[0], rc, &d);
-    e = (gint64) d + (f ? exps[f - 1] : 0);
-    if (e < NERV_QUANT_EXP_MIN || e > NERV_QUANT_EXP_MAX)
-      ok = FALSE;
-    else
-      exps[f] = (int) e;
-  }
-  for (int f = 0; ok && f < n; f++) {
-    for (size_t i = 0; ok && i < esize; i++) {
-      const gint32 pred = mode && f ? embed_predict (q[esize * (f - 1) + i],
-          exps[f - 1], exps[f], qmax) : 0;
-      gint32 r;
-      gint64 x;
-      ok = nerv_int_model_decode (&m[1], rc, &r);
-      x = (gint64) pred + r;
-      if (x < -qmax || x > qmax)
-        ok = FALSE;
-      else
-        q[esize * f + i] = (gint32) x;
-    }
-  }
-  g_free (m);
-  return ok && nerv_range_decoder_ok (rc);
-}
-
 /* ---- encoder ---------------------------------------------------------- */
 
 struct _NervEncoder {
@@ -179,6 +71,8 @@ struct _NervEncoder {
   NervQuant *quant;
   gint32 *ints, *prev_ints;
   gboolean have_prev;           /* prev_ints hold the last group's integers */
+  NervGroupPayload payload;     /* the group packet's syntax elements; its
+                                 * embedding integers are the group's */
   NervClip *clip;               /* the group being collected */
   int n_buffered;
   guint64 group_first;
@@ -341,7 +235,7 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
     g_free (enc);
     return NULL;
   }
-  if (!group_embed_fits (&enc->cfg, enc->s.group_size)) {
+  if (!nerv_group_embed_fits (&enc->cfg, enc->s.group_size)) {
     g_set_error (error, NERV_ERROR, NERV_ERROR_INVALID,
         "%d frames of %zu embedding values exceed a group's %d", enc->s.group_size,
         nerv_model_config_embed_size (&enc->cfg), NERV_MAX_GROUP_EMBED);
@@ -366,6 +260,7 @@ free_model (NervEncoder * enc)
   enc->quant = NULL;
   enc->ints = enc->prev_ints = NULL;
   enc->have_prev = FALSE;
+  nerv_group_payload_clear (&enc->payload);
   nerv_free (enc->prev_embed);
   enc->prev_embed = NULL;
 }
@@ -450,48 +345,27 @@ push_unit (NervEncoder * enc, guint64 frame, gboolean start, gboolean key,
   g_queue_push_tail (&enc->out, f);
 }
 
-/* The group packet's payload: header, then one coder stream with the
- * weights (whole or as residuals) and the embeddings. Returns the bytes
- * before the embeddings (headers and weights, within the coder's few
- * pending bytes). */
+/* The group packet's payload with the integers as they are now: the
+ * weights whole (key group) or as changes from the last group's, and the
+ * embeddings quant_embeddings() left. Returns the bytes before the
+ * embeddings. */
 static size_t
-code_group_body (NervEncoder * enc, gboolean key, int n, const gint32 * eints,
-    const int *exps, GByteArray * body)
+code_group_body (NervEncoder * enc, gboolean key, int n, GByteArray * body)
 {
-  const NervQuant *q = enc->quant;
-  const size_t esize = nerv_model_config_embed_size (&enc->cfg);
-  NervGroupHeader gh = { enc->group_index, key, n, enc->group_first, NULL, 0 };
-  NervRangeEncoder rc;
-  size_t wbytes;
+  NervGroupPayload *p = &enc->payload;
+  const NervGroupHeader gh = { enc->group_index, key, n, enc->group_first,
+    NULL, 0
+  };
 
-  nerv_group_header_write (&gh, body);
-  nerv_range_encoder_init (&rc, body);
+  p->header = gh;
   if (key) {
-    gint32 *d = g_new (gint32, q->n_rows);
-    for (int r = 0; r < q->n_rows; r++)
-      d[r] = q->row_exp[r] - (r ? q->row_exp[r - 1] : 0);
-    nerv_entropy_encode_ints_rc (&rc, d, q->n_rows);
-    g_free (d);
+    memcpy (p->row_exp, enc->quant->row_exp, sizeof (int) * p->n_rows);
+    memcpy (p->ints, enc->ints, sizeof (gint32) * p->n_params);
+  } else {
+    for (size_t i = 0; i < p->n_params; i++)
+      p->ints[i] = enc->ints[i] - enc->prev_ints[i];
   }
-  for (int t = 0; t < q->n_tensors; t++) {
-    const NervTensorInfo *ti = &q->t[t];
-    const size_t len = (size_t) ti->rows * ti->row_len;
-    const gint32 *v = enc->ints + ti->offset;
-    if (key) {
-      nerv_entropy_encode_ints_rc (&rc, v, len);
-    } else {
-      gint32 *d = g_new (gint32, len);
-      for (size_t i = 0; i < len; i++)
-        d[i] = v[i] - enc->prev_ints[ti->offset + i];
-      nerv_entropy_encode_ints_rc (&rc, d, len);
-      g_free (d);
-    }
-  }
-  wbytes = body->len + (size_t) rc.cache_size;
-  if (esize)
-    nerv_embed_encode (&rc, eints, exps, n, esize, enc->s.embed_bits);
-  nerv_range_encoder_finish (&rc);
-  return MIN (wbytes, body->len);
+  return nerv_group_payload_write (p, body);
 }
 
 static void
@@ -513,12 +387,11 @@ write_stream_header (NervEncoder * enc, GByteArray * hb)
 
 /* All the bits of the group with the integers as they are now */
 static double
-trial_bits (NervEncoder * enc, gboolean key, int n, const gint32 * eints,
-    const int *exps)
+trial_bits (NervEncoder * enc, gboolean key, int n)
 {
   GByteArray *b = g_byte_array_new ();
   double bits;
-  code_group_body (enc, key, n, eints, exps, b);
+  code_group_body (enc, key, n, b);
   bits = 8.0 * (b->len + NERV_PACKET_OVERHEAD) + (double) n * FRAME_PACKET_BITS;
   if (key) {
     g_byte_array_set_size (b, 0);
@@ -546,20 +419,24 @@ group_allowance (NervEncoder * enc, gboolean key, int n, size_t np,
       later);
 }
 
-/* Quantises the trainer's embeddings (per frame, as the fine-tune does);
- * with dequant, writes the dequantised values back. */
+/* Quantises the trainer's embeddings (per frame, as the fine-tune does)
+ * into the group payload, and picks their coding mode; with dequant,
+ * writes the dequantised values back. */
 static void
-quant_embeddings (NervEncoder * enc, NervTrainer * tr, int n, gboolean dequant,
-    gint32 * eints, int *exps)
+quant_embeddings (NervEncoder * enc, NervTrainer * tr, int n, gboolean dequant)
 {
-  const size_t esize = nerv_model_config_embed_size (&enc->cfg);
+  NervGroupPayload *p = &enc->payload;
+  const size_t esize = p->embed_size;
   float *e = nerv_trainer_embeddings (tr);
   for (int f = 0; f < n; f++) {
-    exps[f] = nerv_quant_vector (e + esize * f, esize, enc->s.embed_bits,
-        eints + esize * f);
+    p->embed_exp[f] = nerv_quant_vector (e + esize * f, esize,
+        enc->s.embed_bits, p->embed_ints + esize * f);
     if (dequant)
-      nerv_dequant_vector (eints + esize * f, esize, exps[f], e + esize * f);
+      nerv_dequant_vector (p->embed_ints + esize * f, esize, p->embed_exp[f],
+          e + esize * f);
   }
+  p->embed_mode = nerv_embed_choose_mode (p->embed_ints, p->embed_exp, n,
+      esize, enc->s.embed_bits);
 }
 
 /* Key groups over their share: every weight step coarser by d eighths of
@@ -567,8 +444,7 @@ quant_embeddings (NervEncoder * enc, NervTrainer * tr, int n, gboolean dequant,
  * steps are left at it; *bits (if not NULL) gets the group's bits. */
 static int
 coarsen_key_steps (NervEncoder * enc, const int *base_exp, int d0, int n,
-    const float *params, const gint32 * eints, const int *exps,
-    double allowance, double *bits)
+    const float *params, double allowance, double *bits)
 {
   NervQuant *q = enc->quant;
   double b = 0;
@@ -577,7 +453,7 @@ coarsen_key_steps (NervEncoder * enc, const int *base_exp, int d0, int n,
     for (int r = 0; r < q->n_rows; r++)
       q->row_exp[r] = MIN (base_exp[r] + d, NERV_QUANT_EXP_MAX);
     nerv_quant_apply (q, params, enc->ints, 0);
-    b = trial_bits (enc, TRUE, n, eints, exps);
+    b = trial_bits (enc, TRUE, n);
     if (b <= allowance || d == MAX_COARSEN)
       break;
   }
@@ -594,15 +470,14 @@ coarsen_key_steps (NervEncoder * enc, const int *base_exp, int d0, int n,
  * coarsening. */
 static int
 fit_key_steps (NervEncoder * enc, const float *params, int n,
-    const gint32 * eints, const int *exps, double allowance, int **base_exp)
+    double allowance, int **base_exp)
 {
   NervQuant *q = enc->quant;
   double bits;
   int d;
 
   *base_exp = g_memdup2 (q->row_exp, sizeof (int) * q->n_rows);
-  d = coarsen_key_steps (enc, *base_exp, 0, n, params, eints, exps,
-      allowance, &bits);
+  d = coarsen_key_steps (enc, *base_exp, 0, n, params, allowance, &bits);
   /* only for a group no residual group builds on: those would code
    * their changes on the finer steps too, at a cost not foreseen */
   if (d > 0 || bits > 0.97 * allowance || q->weight_bits >= 16
@@ -611,8 +486,7 @@ fit_key_steps (NervEncoder * enc, const float *params, int n,
   q->weight_bits++;
   nerv_quant_choose_steps (q, params);
   memcpy (*base_exp, q->row_exp, sizeof (int) * q->n_rows);
-  d = coarsen_key_steps (enc, *base_exp, 0, n, params, eints, exps,
-      allowance, NULL);
+  d = coarsen_key_steps (enc, *base_exp, 0, n, params, allowance, NULL);
   return d - 8;
 }
 
@@ -632,8 +506,7 @@ encode_group (NervEncoder * enc)
   gint64 t0 = g_get_monotonic_time ();
   GByteArray *body, *pkt;
   size_t wbytes;
-  gint32 *eints = NULL;
-  int *exps = NULL, *base_exp = NULL;
+  int *base_exp = NULL;
   int coarsen = 0;
   double allowance = 0;
   float *tmp;
@@ -645,7 +518,7 @@ encode_group (NervEncoder * enc)
     return TRUE;
   if (key && s->bitrate > 0) {
     NervModelConfig old = enc->cfg;
-    if (!pick_config (enc, NULL) || !group_embed_fits (&enc->cfg, s->group_size))
+    if (!pick_config (enc, NULL) || !nerv_group_embed_fits (&enc->cfg, s->group_size))
       enc->cfg = old;
     if (enc->model && memcmp (&old, &enc->cfg, sizeof (old)))
       free_model (enc);
@@ -659,6 +532,9 @@ encode_group (NervEncoder * enc)
     enc->quant = nerv_quant_new (cfg, s->weight_bits);
     enc->ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
     enc->prev_ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
+    if (!nerv_group_payload_init (&enc->payload, cfg, s->group_size,
+            s->embed_bits))
+      g_error ("no memory for a group of %d frames", s->group_size);
   }
   params = nerv_model_params (enc->model, &np);
   esize = nerv_model_config_embed_size (cfg);
@@ -708,19 +584,14 @@ encode_group (NervEncoder * enc)
     enc->quant->weight_bits = s->weight_bits;
     nerv_quant_choose_steps (enc->quant, params);
   }
-  if (esize) {
-    eints = g_new (gint32, esize * n);
-    exps = g_new (int, n);
-  }
   if (s->bitrate > 0) {
     allowance = group_allowance (enc, key, n, np, esize);
     if (key) {
       /* a key group that would overshoot its share gets coarser steps
        * before the fine-tune, so that it adapts to them */
       if (esize)
-        quant_embeddings (enc, tr, n, FALSE, eints, exps);
-      coarsen = fit_key_steps (enc, params, n, eints, exps, allowance,
-          &base_exp);
+        quant_embeddings (enc, tr, n, FALSE);
+      coarsen = fit_key_steps (enc, params, n, allowance, &base_exp);
     }
   }
   if (s->qat_epochs > 0) {
@@ -735,15 +606,15 @@ encode_group (NervEncoder * enc)
   }
   /* embeddings: quantised per frame, as the fine-tune saw them */
   if (esize)
-    quant_embeddings (enc, tr, n, TRUE, eints, exps);
+    quant_embeddings (enc, tr, n, TRUE);
   nerv_quant_apply (enc->quant, params, enc->ints, 0);
   if (key && base_exp) {
     /* the fine-tune moved the weights: check again */
     const int extra = enc->quant->weight_bits > s->weight_bits ? 8 : 0;
     if (coarsen + extra < MAX_COARSEN
-        && trial_bits (enc, TRUE, n, eints, exps) > allowance)
+        && trial_bits (enc, TRUE, n) > allowance)
       coarsen = coarsen_key_steps (enc, base_exp, coarsen + extra + 1, n,
-          params, eints, exps, allowance, NULL) - extra;
+          params, allowance, NULL) - extra;
   }
   enc->last.deadzone = s->deadzone;
   if (!key) {
@@ -759,7 +630,7 @@ encode_group (NervEncoder * enc)
     nerv_quant_keep_small_changes (enc->quant, params, enc->prev_ints,
         enc->ints, chosen);
     for (guint i = 0; plain && i < G_N_ELEMENTS (dz); i++) {
-      if (trial_bits (enc, FALSE, n, eints, exps) <= allowance)
+      if (trial_bits (enc, FALSE, n) <= allowance)
         break;
       if (dz[i] <= chosen)
         continue;
@@ -777,7 +648,7 @@ encode_group (NervEncoder * enc)
 
   /* group packet: the weights, then the embeddings */
   body = g_byte_array_new ();
-  wbytes = code_group_body (enc, key, n, eints, exps, body);
+  wbytes = code_group_body (enc, key, n, body);
   memcpy (enc->prev_ints, enc->ints, np * sizeof (gint32));
   enc->have_prev = TRUE;
 
@@ -832,8 +703,6 @@ encode_group (NervEncoder * enc)
     memcpy (enc->prev_embed, nerv_trainer_embeddings (tr), sizeof (float) * esize * n);
     enc->prev_embed_frames = n;
   }
-  g_free (eints);
-  g_free (exps);
   g_free (u8);
   nerv_free (tmp);
   g_byte_array_free (body, TRUE);
@@ -948,9 +817,8 @@ struct _NervDecoder {
   gint32 *ints;
   gboolean have_group;          /* the model holds a decodable group */
   NervGroupHeader group;
+  NervGroupPayload payload;     /* the last group packet, as read */
   float *embed;                 /* the group's dequantised embeddings */
-  gint32 *eints;
-  int *eexps;
   size_t embed_cap;             /* frames they have room for */
   float *tmp;
   guint8 *frame;
@@ -975,16 +843,13 @@ decoder_free_model (NervDecoder * dec)
   nerv_quant_free (dec->quant);
   nerv_free (dec->ints);
   nerv_free (dec->embed);
-  g_free (dec->eints);
-  g_free (dec->eexps);
+  nerv_group_payload_clear (&dec->payload);
   nerv_free (dec->tmp);
   g_free (dec->frame);
   dec->model = NULL;
   dec->quant = NULL;
   dec->ints = NULL;
   dec->embed = NULL;
-  dec->eints = NULL;
-  dec->eexps = NULL;
   dec->embed_cap = 0;
   dec->tmp = NULL;
   dec->frame = NULL;
@@ -1028,14 +893,16 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
 {
   NervStreamHeader h;
   NervStatus st = nerv_stream_header_parse (pkt->payload, pkt->size, &h);
+  gboolean new_model, new_groups;
 
   if (st != NERV_OK)
     return st;
-  if (!group_embed_fits (&h.model, h.group_size))
-    return NERV_ERR_INVALID;
-  if (!dec->have_header || memcmp (&h.model, &dec->header.model,
-          sizeof (h.model)) || h.weight_bits != dec->header.weight_bits
-      || h.format != dec->header.format) {
+  new_model = !dec->have_header || memcmp (&h.model, &dec->header.model,
+      sizeof (h.model)) || h.weight_bits != dec->header.weight_bits
+      || h.format != dec->header.format;
+  new_groups = new_model || h.group_size != dec->header.group_size
+      || h.embed_bits != dec->header.embed_bits;
+  if (new_model) {
     const NervModelConfig *cfg = &h.model;
     decoder_free_model (dec);
     dec->model = nerv_model_new_inference (cfg, dec->scratch);
@@ -1045,118 +912,80 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
     dec->tmp = nerv_alloc_floats (nerv_frame_format_frame_size (&dec->ffmt));
     dec->frame = g_malloc (nerv_frame_format_frame_size (&dec->ffmt));
   }
+  if (new_groups && !nerv_group_payload_init (&dec->payload, &h.model,
+          h.group_size, h.embed_bits)) {
+    /* no memory for a group of this stream */
+    decoder_free_model (dec);
+    dec->have_header = FALSE;
+    return NERV_ERR_INVALID;
+  }
   dec->header = h;
   dec->have_header = TRUE;
+  return NERV_OK;
+}
+
+/* The group's weights and embeddings from its payload: residuals added to
+ * the integers held, then dequantised. */
+static NervStatus
+reconstruct_group (NervDecoder * dec)
+{
+  const NervGroupPayload *p = &dec->payload;
+  const size_t esize = p->embed_size;
+  const int n = p->header.n_frames;
+
+  if (p->header.key) {
+    memcpy (dec->quant->row_exp, p->row_exp, sizeof (int) * p->n_rows);
+    memcpy (dec->ints, p->ints, sizeof (gint32) * p->n_params);
+  } else {
+    for (size_t i = 0; i < p->n_params; i++) {
+      const gint64 x = (gint64) dec->ints[i] + p->ints[i];
+      if (x < -NERV_MAX_WEIGHT_INT || x > NERV_MAX_WEIGHT_INT)
+        return NERV_ERR_INVALID;
+      dec->ints[i] = (gint32) x;
+    }
+  }
+  nerv_quant_dequant (dec->quant, dec->ints, nerv_model_params (dec->model,
+          NULL));
+  if (esize && dec->embed_cap < (size_t) n) {
+    nerv_free (dec->embed);
+    dec->embed_cap = p->max_frames;
+    dec->embed = nerv_alloc_floats (esize * dec->embed_cap);
+  }
+  for (int f = 0; esize && f < n; f++)
+    nerv_dequant_vector (p->embed_ints + esize * f, esize, p->embed_exp[f],
+        dec->embed + esize * f);
   return NERV_OK;
 }
 
 static NervStatus
 decode_group (NervDecoder * dec, const NervPacket * pkt)
 {
-  NervGroupHeader g;
-  NervRangeDecoder rc;
-  NervQuant *q = dec->quant;
+  const NervGroupHeader *g = &dec->payload.header;
   NervStatus st;
-  size_t np, esize;
-  gint32 *v;
 
   if (!dec->have_header)
     return NERV_ERR_NO_HEADER;
-  st = nerv_group_header_parse (pkt->payload, pkt->size, &g);
-  if (st != NERV_OK)
-    goto fail;
-  if (g.n_frames > dec->header.group_size) {
-    st = NERV_ERR_INVALID;
-    goto fail;
-  }
+  st = nerv_group_payload_read_header (&dec->payload, pkt->payload, pkt->size);
   /* a residual group continues the one before it; if that was lost,
    * the integers it adds to are not the encoder's */
-  if (!g.key && (!dec->have_group || g.index != dec->group.index + 1
-          || g.first_frame != dec->group.first_frame + dec->group.n_frames)) {
+  if (st == NERV_OK && !g->key && (!dec->have_group
+          || g->index != dec->group.index + 1
+          || g->first_frame != dec->group.first_frame + dec->group.n_frames))
     st = NERV_ERR_NO_KEY;
-    goto fail;
+  if (st == NERV_OK)
+    st = nerv_group_payload_read_body (&dec->payload);
+  if (st == NERV_OK)
+    st = reconstruct_group (dec);
+  if (st != NERV_OK) {
+    /* what follows depends on this group: wait for the next key group */
+    dec->have_group = FALSE;
+    return st;
   }
-  nerv_model_params (dec->model, &np);
-  v = g_new (gint32, np);
-  nerv_range_decoder_init (&rc, g.body, g.body_size);
-  if (g.key) {
-    int *exps = g_new (int, q->n_rows);
-    gint32 *d = g_new (gint32, q->n_rows);
-    gboolean ok = nerv_entropy_decode_ints_rc (&rc, d, q->n_rows);
-    for (int r = 0; ok && r < q->n_rows; r++) {
-      const gint64 e = (gint64) d[r] + (r ? exps[r - 1] : 0);
-      if (e < NERV_QUANT_EXP_MIN || e > NERV_QUANT_EXP_MAX)
-        ok = FALSE;
-      else
-        exps[r] = (int) e;
-    }
-    if (ok)
-      memcpy (q->row_exp, exps, sizeof (int) * q->n_rows);
-    g_free (exps);
-    g_free (d);
-    if (!ok) {
-      g_free (v);
-      st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
-      goto fail;
-    }
-  }
-  for (int t = 0; t < q->n_tensors; t++) {
-    const NervTensorInfo *ti = &q->t[t];
-    if (!nerv_entropy_decode_ints_rc (&rc, v + ti->offset,
-            (size_t) ti->rows * ti->row_len)) {
-      g_free (v);
-      st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
-      goto fail;
-    }
-  }
-  esize = nerv_model_config_embed_size (&dec->header.model);
-  if (esize) {
-    if (dec->embed_cap < (size_t) g.n_frames) {
-      nerv_free (dec->embed);
-      g_free (dec->eints);
-      g_free (dec->eexps);
-      dec->embed_cap = dec->header.group_size;
-      dec->embed = nerv_alloc_floats (esize * dec->embed_cap);
-      dec->eints = g_new (gint32, esize * dec->embed_cap);
-      dec->eexps = g_new (int, dec->embed_cap);
-    }
-    if (!nerv_embed_decode (&rc, dec->eints, dec->eexps, g.n_frames, esize,
-            dec->header.embed_bits)) {
-      g_free (v);
-      st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
-      goto fail;
-    }
-  }
-  if (!nerv_range_decoder_ok (&rc) || nerv_range_decoder_consumed (&rc) != g.body_size) {
-    g_free (v);
-    st = rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
-    goto fail;
-  }
-  for (size_t i = 0; i < np; i++) {
-    const gint64 x = g.key ? v[i] : (gint64) dec->ints[i] + v[i];
-    if (x < -(1 << 24) || x > (1 << 24)) {
-      g_free (v);
-      st = NERV_ERR_INVALID;
-      goto fail;
-    }
-    v[i] = (gint32) x;
-  }
-  memcpy (dec->ints, v, np * sizeof (gint32));
-  g_free (v);
-  nerv_quant_dequant (q, dec->ints, nerv_model_params (dec->model, NULL));
-  for (int f = 0; esize && f < g.n_frames; f++)
-    nerv_dequant_vector (dec->eints + esize * f, esize, dec->eexps[f],
-        dec->embed + esize * f);
-  dec->group = g;
+  dec->group = *g;
   dec->group.body = NULL;
   dec->group.body_size = 0;
   dec->have_group = TRUE;
   return NERV_OK;
-
-fail:
-  /* what follows depends on this group: wait for the next key group */
-  dec->have_group = FALSE;
-  return st;
 }
 
 static NervStatus

@@ -21,7 +21,8 @@ CFLAGS_COMMON="-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \
 LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"
 
 CORE="nerv-common nerv-dsp nerv-dsp-orc nerv-gemm-orc nerv-pool nerv-layers \
-  nerv-model nerv-train nerv-entropy nerv-quant nerv-bitstream nerv-codec"
+  nerv-model nerv-train nerv-entropy nerv-quant nerv-bitstream nerv-syntax \
+  nerv-codec"
 
 OBJS=""
 for f in $CORE; do
@@ -32,7 +33,7 @@ for f in $CORE; do
   OBJS="$OBJS $o"
 done
 
-for t in fuzz-packet fuzz-entropy fuzz-decoder; do
+for t in fuzz-packet fuzz-entropy fuzz-decoder fuzz-group; do
   $CC $CFLAGS_COMMON -fsanitize=fuzzer "$SRC/tests/fuzz/$t.c" $OBJS $LIBS \
     -o "$OUT/$t"
 done

@@ -22,7 +22,7 @@ nerv_fuzz_fix_crcs (guint8 * d, size_t n)
 
   while (pos + NERV_PACKET_OVERHEAD <= n) {
     guint32 len;
-    if (d[pos] != 'N' || d[pos + 1] != 'R' || d[pos + 2] != 'V') {
+    if (memcmp (d + pos, NERV_SYNC, NERV_SYNC_SIZE)) {
       pos++;
       continue;
     }
