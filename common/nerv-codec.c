@@ -248,6 +248,7 @@ train_progress (const NervTrainProgress * p, gpointer data)
   ep.key = g->key;
   ep.quantising = g->quantising;
   ep.train = p;
+  ep.params = &g->tp;
   if (!enc->s.progress (&ep, enc->s.user_data)) {
     enc->stopped = TRUE;
     return FALSE;
@@ -484,14 +485,14 @@ train_group (NervEncoder * enc, GroupJob * g)
   nerv_train_params_init (tp);
   tp->epochs = g->from_scratch ? s->epochs_key : s->epochs_delta;
   tp->lr = s->lr > 0 ? s->lr : default_lr (g->np);
+  tp->embed_lr_scale = s->embed_lr > 0 ? s->embed_lr : (g->np < 100000 ? 4.0f :
+      1.0f);
   if (!g->from_scratch) {
     /* the weights move little from the last group; the new frames'
      * embeddings still learn at their full rate */
     tp->lr *= s->delta_lr;
     tp->embed_lr_scale /= s->delta_lr;
   }
-  tp->embed_lr_scale = s->embed_lr > 0 ? s->embed_lr : (g->np < 100000 ? 4.0f :
-      1.0f);
   tp->seed = s->seed + enc->group_index;
   tp->progress = train_progress;
   tp->user_data = g;

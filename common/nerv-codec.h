@@ -21,6 +21,7 @@ typedef struct {
   gboolean key;
   gboolean quantising;          /* the quantisation-aware fine-tune */
   const NervTrainProgress *train;
+  const NervTrainParams *params;        /* the schedule in force */
 } NervEncoderProgress;
 
 typedef gboolean (*NervEncoderProgressFunc) (const NervEncoderProgress * p,

@@ -855,6 +855,44 @@ START_TEST (test_concatenated_segments)
 }
 END_TEST;
 
+/* The learning rates each group trains with, from the progress callback */
+typedef struct {
+  float lr[4], embed_lr[4];
+} GroupRates;
+
+static gboolean
+record_rates (const NervEncoderProgress * p, gpointer data)
+{
+  GroupRates *r = data;
+  if (!p->quantising && p->group < 4) {
+    r->lr[p->group] = p->params->lr;
+    r->embed_lr[p->group] = p->params->lr * p->params->embed_lr_scale;
+  }
+  return TRUE;
+}
+
+START_TEST (test_delta_lr)
+{
+  /* groups started from the last one train their weights at delta_lr
+   * times the rate; the new frames' embeddings keep the full rate */
+  NervEncoderSettings s = tiny_settings ();
+  GroupRates r;
+  GPtrArray *units;
+
+  memset (&r, 0, sizeof (r));
+  s.delta_lr = 0.25f;
+  s.progress = record_rates;
+  s.user_data = &r;
+  units = nerv_test_encode (&s, 2 * GROUP, NULL, NULL);
+  ck_assert (r.lr[0] > 0 && r.embed_lr[0] > r.lr[0]);
+  ck_assert_float_eq_tol (r.lr[1], 0.25f * r.lr[0], 1e-6f * r.lr[0]);
+  ck_assert_msg (fabsf (r.embed_lr[1] - r.embed_lr[0]) <= 1e-6f * r.embed_lr[0],
+      "embedding lr %g in a group started from the last, %g in a key group",
+      r.embed_lr[1], r.embed_lr[0]);
+  g_ptr_array_unref (units);
+}
+END_TEST;
+
 START_TEST (test_bad_settings)
 {
   NervEncoderSettings s = tiny_settings ();
@@ -981,6 +1019,7 @@ codec_suite (void)
   tcase_add_test (tc, test_lost_group);
   tcase_add_test (tc, test_concatenated_segments);
   tcase_add_test (tc, test_bad_settings);
+  tcase_add_test (tc, test_delta_lr);
   suite_add_tcase (s, tc);
   return s;
 }
