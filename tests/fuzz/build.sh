@@ -22,7 +22,7 @@ LIBS="$(pkg-config --libs $PKGS) -lm -lpthread"
 
 CORE="nerv-common nerv-dsp nerv-dsp-orc nerv-gemm-orc nerv-pool nerv-layers \
   nerv-model nerv-train nerv-entropy nerv-quant nerv-bitstream nerv-syntax \
-  nerv-ratecontrol nerv-codec"
+  nerv-ratecontrol nerv-codec nerv-y4m"
 
 OBJS=""
 for f in $CORE; do

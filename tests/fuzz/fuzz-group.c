@@ -72,18 +72,11 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   NervSplitter sp;
   NervGroupPayload p, p2;
   gboolean have_layout = FALSE;
-  guint8 *buf;
   size_t pos = 0, n;
+  guint8 *buf = nerv_fuzz_stream (data, size, &n);
 
-  if (size < 1)
+  if (!buf)
     return 0;
-  n = size - 1;
-  /* a private, exactly sized copy so ASan sees any overread */
-  buf = g_malloc (MAX (n, 1));
-  memcpy (buf, data + 1, n);
-  if (data[0] & 1)
-    nerv_fuzz_fix_crcs (buf, n);
-
   memset (&p, 0, sizeof (p));
   memset (&p2, 0, sizeof (p2));
   nerv_splitter_init (&sp);
