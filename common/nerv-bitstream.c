@@ -1,13 +1,13 @@
 /* gst-nerv: neural video codec core
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Normative format code (docs/bitstream.md): packets, the fixed fields of
+ * every packet type, and the rules of what follows what (the splitter).
  */
 #include "nerv-bitstream.h"
-#include "nerv-quant.h"
 
 #include <libavutil/crc.h>
 #include <string.h>
-
-static const guint8 sync_marker[3] = { 'N', 'R', 'V' };
 
 const char *
 nerv_status_string (NervStatus status)
@@ -81,9 +81,9 @@ nerv_packet_parse (const guint8 * data, size_t size, NervPacket * pkt,
   guint32 len, crc;
   size_t total;
 
-  if (size < 3)
-    return memcmp (data, sync_marker, size) ? NERV_ERR_SYNC : NERV_ERR_NEED_MORE;
-  if (memcmp (data, sync_marker, 3))
+  if (size < NERV_SYNC_SIZE)
+    return memcmp (data, NERV_SYNC, size) ? NERV_ERR_SYNC : NERV_ERR_NEED_MORE;
+  if (memcmp (data, NERV_SYNC, NERV_SYNC_SIZE))
     return NERV_ERR_SYNC;
   if (size < NERV_PACKET_HEADER)
     return NERV_ERR_NEED_MORE;
@@ -106,8 +106,8 @@ nerv_packet_parse (const guint8 * data, size_t size, NervPacket * pkt,
 size_t
 nerv_packet_find_sync (const guint8 * data, size_t size)
 {
-  for (size_t i = 1; i + 3 <= size; i++)
-    if (data[i] == 'N' && data[i + 1] == 'R' && data[i + 2] == 'V')
+  for (size_t i = 1; i + NERV_SYNC_SIZE <= size; i++)
+    if (!memcmp (data + i, NERV_SYNC, NERV_SYNC_SIZE))
       return i;
   return size;
 }
@@ -118,7 +118,7 @@ nerv_packet_write (GByteArray * out, guint8 type, const guint8 * payload,
 {
   const guint start = out->len;
   g_return_if_fail (size <= NERV_MAX_PAYLOAD);
-  g_byte_array_append (out, sync_marker, 3);
+  g_byte_array_append (out, (const guint8 *) NERV_SYNC, NERV_SYNC_SIZE);
   g_byte_array_append (out, &type, 1);
   wr (out, size, 4);
   if (size)
@@ -225,9 +225,17 @@ nerv_stream_header_parse (const guint8 * p, size_t n, NervStreamHeader * h)
       || h->embed_bits > 16)
     return NERV_ERR_INVALID;
   m->out_channels = h->format == NERV_FORMAT_GRAY8 ? 1 : 3;
-  if (!nerv_model_config_validate (m, NULL))
+  if (!nerv_model_config_validate (m, NULL)
+      || !nerv_group_embed_fits (m, h->group_size))
     return NERV_ERR_INVALID;
   return NERV_OK;
+}
+
+gboolean
+nerv_group_embed_fits (const NervModelConfig * cfg, int group_size)
+{
+  return (size_t) group_size * nerv_model_config_embed_size (cfg) <=
+      NERV_MAX_GROUP_EMBED;
 }
 
 /* ---- group and frame packets ------------------------------------------ */
@@ -278,4 +286,108 @@ nerv_frame_header_parse (const guint8 * p, size_t n, NervFrameHeader * f)
   f->body = p + r.pos;
   f->body_size = n - r.pos;
   return NERV_OK;
+}
+
+/* ---- frame units ------------------------------------------------------ */
+
+void
+nerv_splitter_init (NervSplitter * sp)
+{
+  memset (sp, 0, sizeof (*sp));
+}
+
+void
+nerv_splitter_begin_unit (NervSplitter * sp)
+{
+  sp->unit_has_header = FALSE;
+  sp->unit_header_offset = 0;
+  sp->key = FALSE;
+  sp->key_offset = 0;
+  sp->frame = 0;
+  sp->frame_offset = 0;
+  sp->unit_done = FALSE;
+}
+
+/* bytes from data (not a packet) to the next sync marker; a marker cut by
+ * the end is kept unless no more data will come */
+static size_t
+skip_to_sync (const guint8 * data, size_t size, gboolean eos)
+{
+  size_t skip = nerv_packet_find_sync (data, size);
+
+  for (size_t cut = NERV_SYNC_SIZE - 1; !eos && skip >= size && cut > 0; cut--)
+    if (size > cut && !memcmp (data + size - cut, NERV_SYNC, cut))
+      skip = size - cut;
+  return MAX (skip, 1);
+}
+
+static NervSplitResult
+split_result (NervSplit * out, NervSplitResult result, NervStatus status)
+{
+  out->result = result;
+  out->status = status;
+  return result;
+}
+
+NervSplitResult
+nerv_splitter_next (NervSplitter * sp, const guint8 * data, size_t size,
+    guint64 offset, gboolean eos, NervSplit * out)
+{
+  NervStatus st;
+
+  g_return_val_if_fail (size > 0, NERV_SPLIT_NEED_MORE);
+  if (sp->unit_done)
+    nerv_splitter_begin_unit (sp);
+  memset (out, 0, sizeof (*out));
+  st = nerv_packet_parse (data, size, &out->pkt, &out->size);
+  if (st == NERV_ERR_NEED_MORE && !eos) {
+    out->size = size < NERV_PACKET_HEADER ? NERV_PACKET_HEADER :
+        NERV_PACKET_OVERHEAD + (size_t) nerv_read_u32le (data + 4);
+    return split_result (out, NERV_SPLIT_NEED_MORE, st);
+  }
+  if (st != NERV_OK) {
+    out->size = skip_to_sync (data, size, eos);
+    return split_result (out, NERV_SPLIT_DAMAGE, st);
+  }
+
+  if (out->pkt.type == NERV_PACKET_STREAM) {
+    NervStreamHeader h;
+    st = nerv_stream_header_parse (out->pkt.payload, out->pkt.size, &h);
+    if (st != NERV_OK) {
+      sp->have_header = FALSE;
+      nerv_splitter_begin_unit (sp);
+      return split_result (out, NERV_SPLIT_RESET, st);
+    }
+    sp->unit_has_header = TRUE;
+    sp->unit_header = h;
+    sp->unit_header_offset = offset;
+    return split_result (out, NERV_SPLIT_PACKET, NERV_OK);
+  }
+  if (!sp->have_header && !sp->unit_has_header)
+    return split_result (out, NERV_SPLIT_DROP, NERV_ERR_NO_HEADER);
+
+  if (out->pkt.type == NERV_PACKET_GROUP) {
+    NervGroupHeader g;
+    st = nerv_group_header_parse (out->pkt.payload, out->pkt.size, &g);
+    if (st != NERV_OK)
+      return split_result (out, NERV_SPLIT_DROP, st);
+    if (g.key && !sp->key) {
+      sp->key = TRUE;
+      sp->key_offset = sp->unit_has_header ? sp->unit_header_offset : offset;
+    }
+  } else if (out->pkt.type == NERV_PACKET_FRAME) {
+    NervFrameHeader f;
+    st = nerv_frame_header_parse (out->pkt.payload, out->pkt.size, &f);
+    if (st != NERV_OK)
+      return split_result (out, NERV_SPLIT_DROP, st);
+    sp->frame = f.frame;
+    sp->frame_offset = offset;
+    sp->unit_done = TRUE;
+    if (sp->unit_has_header) {
+      sp->have_header = TRUE;
+      sp->header = sp->unit_header;
+    }
+    return split_result (out, NERV_SPLIT_FRAME, NERV_OK);
+  }
+  return split_result (out, NERV_SPLIT_PACKET, NERV_OK);
 }

@@ -1,9 +1,11 @@
 /* gst-nerv: neural video codec core
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The .nerv packets (docs/bitstream.md): framing, CRC, and the fixed
- * fields of the stream header, group and frame packets. Every read is
- * bounds-checked; every value is range-checked before it is used.
+ * The .nerv packets (docs/bitstream.md): framing, CRC, the fixed fields
+ * of the stream header, group and frame packets, and the splitter that
+ * cuts a byte stream into frame units. Every read is bounds-checked; every
+ * value is range-checked before it is used. The group packet's coded body
+ * is in nerv-syntax.h.
  */
 #ifndef NERV_BITSTREAM_H
 #define NERV_BITSTREAM_H
@@ -15,10 +17,18 @@ G_BEGIN_DECLS
 
 #define NERV_VERSION_MAJOR 2
 #define NERV_VERSION_MINOR 0
+/* every packet starts with these bytes */
+#define NERV_SYNC "NRV"
+#define NERV_SYNC_SIZE 3
 #define NERV_PACKET_HEADER 8    /* sync (3) + type (1) + length (4) */
 #define NERV_PACKET_OVERHEAD 12 /* + CRC (4) */
 #define NERV_MAX_PAYLOAD (64u << 20)
 #define NERV_MAX_GROUP 1024
+/* At most this many embedding values in a group (group size x embedding
+ * size): a decoder holds a group's embeddings. */
+#define NERV_MAX_GROUP_EMBED (1 << 24)
+/* a frame packet as this version writes it: its frame number only */
+#define NERV_FRAME_PACKET_SIZE (NERV_PACKET_OVERHEAD + 8)
 
 typedef enum {
   NERV_OK = 0,
@@ -68,7 +78,9 @@ typedef struct {
 } NervPacket;
 
 /* One packet at data[0..size): NERV_OK and *consumed = its whole size,
- * or NEED_MORE (incomplete), SYNC (no marker at 0) or CRC. */
+ * or NEED_MORE (incomplete), SYNC (no marker at 0) or CRC. Walkers of a
+ * byte stream use the splitter (below), which adds the rules of what
+ * follows what. */
 NervStatus nerv_packet_parse (const guint8 * data, size_t size,
     NervPacket * pkt, size_t * consumed);
 /* Offset of the next sync marker after data[0] (size when none). */
@@ -97,8 +109,13 @@ typedef struct {
 } NervStreamHeader;
 
 void nerv_stream_header_write (const NervStreamHeader * h, GByteArray * payload);
+/* Every field range-checked; the network must validate and a group's
+ * embeddings fit NERV_MAX_GROUP_EMBED (else NERV_ERR_INVALID). */
 NervStatus nerv_stream_header_parse (const guint8 * p, size_t n,
     NervStreamHeader * h);
+/* Groups of group_size frames of this network keep their embeddings within
+ * NERV_MAX_GROUP_EMBED. */
+gboolean nerv_group_embed_fits (const NervModelConfig * cfg, int group_size);
 
 typedef struct {
   guint32 index;
@@ -125,6 +142,74 @@ typedef struct {
 void nerv_frame_header_write (const NervFrameHeader * f, GByteArray * payload);
 NervStatus nerv_frame_header_parse (const guint8 * p, size_t n,
     NervFrameHeader * f);
+
+/* ---- frame units ------------------------------------------------------ */
+
+/* A frame unit is what a decoder needs for one frame, and what nervenc
+ * hands out and nervparse cuts: an optional stream header, an optional
+ * group packet, packets of unknown types, and one frame packet. The
+ * splitter takes the packets of a byte stream one at a time and says what
+ * each is to its unit; every walker of a stream (nervparse in push and
+ * pull mode, nerv-tool info, the fuzzers) follows its rules, so all agree
+ * on where units end and which are key units. */
+
+typedef enum {
+  /* the packet at data is not complete: size = bytes needed from data */
+  NERV_SPLIT_NEED_MORE,
+  /* no valid packet starts at data (status SYNC or CRC, or NEED_MORE at
+   * the end of the stream): size = bytes that may be skipped, to the next
+   * sync marker or a marker cut by the end of the data. The unit goes on
+   * after them. */
+  NERV_SPLIT_DAMAGE,
+  /* a packet of the unit: a stream header, a group, an unknown type */
+  NERV_SPLIT_PACKET,
+  /* a packet whose CRC checks but which is not passed on: before any
+   * stream header (status NO_HEADER), or a group or frame packet whose
+   * fields do not parse. The unit goes on without it. */
+  NERV_SPLIT_DROP,
+  /* an invalid stream header (status VERSION, INVALID or TRUNCATED): it
+   * and the unit so far are dropped, and no stream header is in force */
+  NERV_SPLIT_RESET,
+  /* the unit's frame packet: the unit ends after it */
+  NERV_SPLIT_FRAME,
+} NervSplitResult;
+
+typedef struct {
+  NervSplitResult result;
+  NervStatus status;            /* NERV_OK, or why not a packet of the unit */
+  NervPacket pkt;               /* PACKET, DROP, RESET, FRAME */
+  size_t size;                  /* bytes: the packet's (PACKET, DROP, RESET,
+                                 * FRAME), needed (NEED_MORE), to skip
+                                 * (DAMAGE); at least 1 but for NEED_MORE */
+} NervSplit;
+
+typedef struct {
+  /* the stream header in force (set by the frame unit that carries it) */
+  gboolean have_header;
+  NervStreamHeader header;
+  /* the unit so far; after NERV_SPLIT_FRAME, the whole unit (until the
+   * next call) */
+  gboolean unit_has_header;
+  NervStreamHeader unit_header; /* its stream header */
+  guint64 unit_header_offset;
+  gboolean key;                 /* it has a key group packet */
+  guint64 key_offset;           /* where decoding its key group starts: its
+                                 * stream header, else its group packet */
+  guint64 frame;                /* FRAME: the frame number */
+  guint64 frame_offset;         /* FRAME: where its frame packet starts */
+  gboolean unit_done;
+} NervSplitter;
+
+void nerv_splitter_init (NervSplitter * sp);
+/* Forget the unit so far (a walker that will give its packets again, or
+ * that jumps elsewhere); what is in force stays. A new unit also begins by
+ * itself after NERV_SPLIT_FRAME. */
+void nerv_splitter_begin_unit (NervSplitter * sp);
+/* What the bytes data[0..size) (size >= 1) start with, at stream offset
+ * offset (only reported back). eos: no bytes follow data[size - 1], so an
+ * incomplete packet is damage. */
+NervSplitResult nerv_splitter_next (NervSplitter * sp, const guint8 * data,
+    size_t size, guint64 offset, gboolean eos, NervSplit * out);
 
 G_END_DECLS
 #endif

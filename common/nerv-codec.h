@@ -21,6 +21,7 @@ typedef struct {
   gboolean key;
   gboolean quantising;          /* the quantisation-aware fine-tune */
   const NervTrainProgress *train;
+  const NervTrainParams *params;        /* the schedule in force */
 } NervEncoderProgress;
 
 typedef gboolean (*NervEncoderProgressFunc) (const NervEncoderProgress * p,
@@ -109,22 +110,6 @@ const NervModelConfig *nerv_encoder_model (NervEncoder * enc);
 /* The weights of the last coded group as the decoder rebuilds them (NULL
  * before the first group). */
 const float *nerv_encoder_params (NervEncoder * enc, size_t * n);
-
-/* ---- the embeddings of a group (docs/bitstream.md) ------------------- */
-
-/* At most this many embedding values in a group (a decoder's bound). */
-#define NERV_MAX_GROUP_EMBED (1 << 24)
-
-/* Codes n frames' embedding integers q[n][esize] (|q| < 2^(bits-1)) and
- * step exponents on rc: a mode bit (0: as they are, 1: each frame less
- * the previous one rescaled to its step), the exponents as differences,
- * then the integers, each part with one adaptive model. The encoder
- * picks the smaller mode. */
-void nerv_embed_encode (NervRangeEncoder * rc, const gint32 * q,
-    const int *exps, int n, size_t esize, int bits);
-/* FALSE on a coder error or a value out of range. */
-gboolean nerv_embed_decode (NervRangeDecoder * rc, gint32 * q, int *exps,
-    int n, size_t esize, int bits);
 
 /* ---- decoder --------------------------------------------------------- */
 

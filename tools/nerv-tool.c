@@ -13,6 +13,7 @@
 
 #include "nerv-codec.h"
 #include "nerv-entropy.h"
+#include "nerv-syntax.h"
 #include "nerv-y4m.h"
 
 /* ---- 8-bit y4m ---------------------------------------------------------- */
@@ -299,16 +300,86 @@ cmd_decode (int argc, char **argv)
 
 /* ---- info --------------------------------------------------------------- */
 
+typedef struct {
+  NervGroupPayload gp;          /* the layout of the header in force */
+  gboolean have_layout;
+  double huff_bits, our_bits;
+} InfoTotals;
+
+static void
+print_stream_header (const NervStreamHeader * h)
+{
+  const NervModelConfig *m = &h->model;
+  g_print ("stream header: v%d.%d %dx%d %u/%u fps format %d, %s, "
+      "fc_dim %d, %d stages, %zu params, embedding %dx%dx%d, group %d, "
+      "key interval %d, %d/%d bits\n", h->version_major, h->version_minor,
+      m->width, m->height, h->fps_n, h->fps_d, h->format,
+      m->kind ? "nerv" : "hnerv", m->fc_dim, m->n_stages,
+      nerv_model_config_n_params (m), m->embed_c, m->embed_h, m->embed_w,
+      h->group_size, h->key_interval, h->weight_bits, h->embed_bits);
+}
+
+/* A group packet read with the decoder's reader: where the coder stands
+ * after each part, and the weights' bits beside one pooled Huffman code */
+static void
+print_group (InfoTotals * it, const NervPacket * pkt, size_t used)
+{
+  NervGroupPayload *p = &it->gp;
+  const NervGroupHeader *g = &p->header;
+  NervStatus st;
+  size_t prev = 0, wbytes;
+  double hb;
+
+  if (!it->have_layout) {
+    g_print ("group: no memory for the groups of this stream header\n");
+    return;
+  }
+  st = nerv_group_payload_read_header (p, pkt->payload, pkt->size);
+  if (st != NERV_OK) {
+    g_print ("group: %s\n", nerv_status_string (st));
+    return;
+  }
+  g_print ("group %u%s: %d frames from %" G_GUINT64_FORMAT ", %zu bytes",
+      g->index, g->key ? " key" : "", g->n_frames, g->first_frame, used);
+  st = nerv_group_payload_read_body (p);
+  if (st != NERV_OK) {
+    g_print ("; %s\n", nerv_status_string (st));
+    return;
+  }
+  if (g->key) {
+    g_print ("; steps %zu B", p->exp_end);
+    prev = p->exp_end;
+  }
+  g_print ("; tensors (bits/value):");
+  for (int t = 0; t < p->n_tensors; t++) {
+    g_print (" %.2f", 8.0 * (p->tensor_end[t] - prev) / ((size_t) p->t[t].rows *
+            p->t[t].row_len));
+    prev = p->tensor_end[t];
+  }
+  /* HNeRV's method on the same integers: one Huffman code pooled over all
+   * weight tensors of the group */
+  wbytes = prev;
+  hb = nerv_huffman_bits (p->ints, p->n_params);
+  g_print ("; all %zu values: ours %.0f bits, pooled Huffman %.0f bits "
+      "(%.1f %% more)", p->n_params, 8.0 * wbytes, hb,
+      100.0 * (hb / (8.0 * wbytes) - 1));
+  if (p->embed_size)
+    g_print ("; embeddings %zu B (%s)", g->body_size - wbytes,
+        p->embed_mode ? "differences" : "as they are");
+  g_print ("\n");
+  it->huff_bits += hb;
+  it->our_bits += 8.0 * wbytes;
+}
+
 static int
 cmd_info (int argc, char **argv)
 {
   gsize len, pos = 0;
   guint8 *data;
-  NervStreamHeader h;
-  gboolean have_h = FALSE;
+  NervSplitter sp;
+  InfoTotals it;
   guint64 group_bytes = 0, frame_bytes = 0, header_bytes = 0;
-  int groups = 0, frames = 0;
-  double huff_bits = 0, our_bits = 0;
+  int groups = 0, frames = 0, keys = 0;
 
   if (argc != 2) {
     g_printerr ("usage: nerv-tool info IN.nerv\n");
@@ -316,89 +387,56 @@ cmd_info (int argc, char **argv)
   }
   if (!(data = read_file (argv[1], &len)))
     return 1;
+  memset (&it, 0, sizeof (it));
+  nerv_splitter_init (&sp);
+  /* packet by packet, with the rules every walker of a stream follows */
   while (pos < len) {
-    NervPacket pkt;
-    size_t used;
-    NervStatus st = nerv_packet_parse (data + pos, len - pos, &pkt, &used);
-    if (st != NERV_OK) {
-      g_print ("byte %zu: %s\n", pos, nerv_status_string (st));
-      if (st == NERV_ERR_NEED_MORE)
-        break;
-      pos += nerv_packet_find_sync (data + pos, len - pos);
+    NervSplit sk;
+    const NervSplitResult res = nerv_splitter_next (&sp, data + pos,
+        len - pos, pos, TRUE, &sk);
+    const guint8 type = sk.pkt.type;
+
+    if (res == NERV_SPLIT_DAMAGE) {
+      g_print ("byte %zu: %s, %zu bytes skipped\n", pos,
+          nerv_status_string (sk.status), sk.size);
+      pos += sk.size;
       continue;
     }
-    if (pkt.type == NERV_PACKET_STREAM) {
-      st = nerv_stream_header_parse (pkt.payload, pkt.size, &h);
-      if (st == NERV_OK) {
-        const NervModelConfig *m = &h.model;
-        have_h = TRUE;
-        g_print ("stream header: v%d.%d %dx%d %u/%u fps format %d, %s, "
-            "fc_dim %d, %d stages, %zu params, embedding %dx%dx%d, group %d, "
-            "key interval %d, %d/%d bits\n", h.version_major, h.version_minor,
-            m->width, m->height, h.fps_n, h.fps_d, h.format,
-            m->kind ? "nerv" : "hnerv", m->fc_dim, m->n_stages,
-            nerv_model_config_n_params (m), m->embed_c, m->embed_h, m->embed_w,
-            h.group_size, h.key_interval, h.weight_bits, h.embed_bits);
+    if (res == NERV_SPLIT_DROP)
+      g_print ("byte %zu: '%c' packet dropped: %s\n", pos,
+          g_ascii_isprint (type) ? type : '?', nerv_status_string (sk.status));
+    if (type == NERV_PACKET_STREAM) {
+      if (res == NERV_SPLIT_RESET) {
+        g_print ("stream header: %s\n", nerv_status_string (sk.status));
       } else {
-        g_print ("stream header: %s\n", nerv_status_string (st));
+        const NervStreamHeader *h = &sp.unit_header;
+        print_stream_header (h);
+        it.have_layout = nerv_group_payload_init (&it.gp, &h->model,
+            h->group_size, h->embed_bits);
       }
-      header_bytes += used;
-    } else if (pkt.type == NERV_PACKET_GROUP) {
-      NervGroupHeader g;
-      if (nerv_group_header_parse (pkt.payload, pkt.size, &g) == NERV_OK) {
-        g_print ("group %u%s: %d frames from %" G_GUINT64_FORMAT ", %zu bytes",
-            g.index, g.key ? " key" : "", g.n_frames, g.first_frame, used);
-        if (have_h) {
-          /* bits per tensor: where the range decoder stands after each */
-          NervQuant *q = nerv_quant_new (&h.model, h.weight_bits);
-          NervRangeDecoder rc;
-          size_t prev = 0;
-          gint32 *v = g_new (gint32, nerv_model_config_n_params (&h.model) + q->n_rows);
-          nerv_range_decoder_init (&rc, g.body, g.body_size);
-          if (g.key) {
-            nerv_entropy_decode_ints_rc (&rc, v, q->n_rows);
-            g_print ("; steps %zu B", nerv_range_decoder_consumed (&rc));
-            prev = nerv_range_decoder_consumed (&rc);
-          }
-          g_print ("; tensors (bits/value):");
-          for (int t = 0; t < q->n_tensors && nerv_range_decoder_ok (&rc); t++) {
-            const size_t n = (size_t) q->t[t].rows * q->t[t].row_len;
-            size_t now;
-            nerv_entropy_decode_ints_rc (&rc, v + q->t[t].offset, n);
-            now = nerv_range_decoder_consumed (&rc);
-            g_print (" %.2f", 8.0 * (now - prev) / n);
-            prev = now;
-          }
-          {
-            /* HNeRV's method on the same integers: one Huffman code
-             * pooled over all weight tensors of the group */
-            const size_t np = nerv_model_config_n_params (&h.model);
-            const double hb = nerv_huffman_bits (v, np);
-            g_print ("; all %zu values: ours %.0f bits, pooled Huffman %.0f bits "
-                "(%.1f %% more)", np, 8.0 * prev, hb, 100.0 * (hb / (8.0 * prev) - 1));
-            huff_bits += hb;
-            our_bits += 8.0 * prev;
-          }
-          g_free (v);
-          nerv_quant_free (q);
-        }
-        g_print ("\n");
-      }
+      header_bytes += sk.size;
+    } else if (type == NERV_PACKET_GROUP) {
+      if (res == NERV_SPLIT_PACKET)
+        print_group (&it, &sk.pkt, sk.size);
       groups++;
-      group_bytes += used;
-    } else if (pkt.type == NERV_PACKET_FRAME) {
+      group_bytes += sk.size;
+    } else if (type == NERV_PACKET_FRAME) {
+      if (res == NERV_SPLIT_FRAME && sp.key)
+        keys++;
       frames++;
-      frame_bytes += used;
+      frame_bytes += sk.size;
     }
-    pos += used;
+    pos += sk.size;
   }
-  if (our_bits > 0)
+  if (it.our_bits > 0)
     g_print ("weights of all groups: ours %.0f bits, pooled Huffman %.0f bits "
-        "(Huffman %.1f %% larger)\n", our_bits, huff_bits,
-        100.0 * (huff_bits / our_bits - 1));
+        "(Huffman %.1f %% larger)\n", it.our_bits, it.huff_bits,
+        100.0 * (it.huff_bits / it.our_bits - 1));
   g_print ("total: %d groups (%" G_GUINT64_FORMAT " B), %d frames (%"
-      G_GUINT64_FORMAT " B), headers %" G_GUINT64_FORMAT " B, file %zu B\n",
-      groups, group_bytes, frames, frame_bytes, header_bytes, len);
+      G_GUINT64_FORMAT " B, %d key), headers %" G_GUINT64_FORMAT " B, file "
+      "%zu B\n", groups, group_bytes, frames, frame_bytes, keys, header_bytes,
+      len);
+  nerv_group_payload_clear (&it.gp);
   g_free (data);
   return 0;
 }

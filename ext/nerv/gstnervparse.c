@@ -14,8 +14,10 @@
  *
  * Timestamps come from the frame numbers and the stream header's frame
  * rate. Frames that start a key group are marked as sync points; the others
- * carry `DELTA_UNIT`. When the stream is read from a file (pull mode), the
- * parser reads the packet headers of the whole file once, which gives the
+ * carry `DELTA_UNIT`. Where frames end and which are key frames is decided
+ * by the core's splitter (nerv_splitter_next()), the rules every reader of
+ * a stream follows. When the stream is read from a file (pull mode), the
+ * parser splits the whole file once by the same rules, which gives the
  * exact duration and an index of the key frames, so seeks land on a key
  * frame at or before the target.
  *
@@ -44,7 +46,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_nerv_parse_debug);
 #define FALLBACK_FPS_N 25
 #define FALLBACK_FPS_D 1
 
-/* bytes read at a time when scanning a file's packet headers */
+/* bytes read at a time when scanning a file */
 #define SCAN_BLOCK (64 * 1024)
 /* Longest skip at a time: the base class gives up on a stream when one
  * skip exceeds 2 MiB, and a damaged group packet can be longer. */
@@ -88,6 +90,7 @@ struct _GstNervParse
   guint fps_n, fps_d;           /* as in the header, 0/1 when unknown */
   NervModelKind kind;
 
+  NervSplitter splitter;        /* where frame units end (push and pull) */
   GstNervTimeline timeline;
   guint64 next_offset;          /* input offset after the last frame or skip */
   gboolean discont;             /* packets were dropped since the last frame */
@@ -181,6 +184,7 @@ gst_nerv_parse_reset (GstNervParse * self)
   self->fps_n = 0;
   self->fps_d = 1;
   self->kind = NERV_MODEL_HNERV;
+  nerv_splitter_init (&self->splitter);
   memset (&self->timeline, 0, sizeof (self->timeline));
   self->next_offset = 0;
   self->discont = FALSE;
@@ -375,53 +379,9 @@ gst_nerv_reader_get (GstNervReader * r, guint64 off, guint len, gsize * avail)
   return r->map.data + (off - r->offset);
 }
 
-/* After damage at *off: the next offset where a packet whose CRC checks
- * starts. FALSE at the end of the data. */
-static gboolean
-gst_nerv_reader_resync (GstNervReader * r, guint64 * off)
-{
-  guint64 pos = *off + 1;
-
-  while (TRUE) {
-    gsize avail, i;
-    const guint8 *p = gst_nerv_reader_get (r, pos, 3, &avail);
-
-    if (!p)
-      return FALSE;
-    for (i = 0; i + 3 <= avail; i++)
-      if (p[i] == 'N' && p[i + 1] == 'R' && p[i + 2] == 'V')
-        break;
-    if (i + 3 > avail) {
-      pos += avail - 2;
-      continue;
-    }
-    pos += i;
-    p = gst_nerv_reader_get (r, pos, NERV_PACKET_HEADER, NULL);
-    if (p) {
-      const guint32 len = nerv_read_u32le (p + 4);
-      NervPacket pkt;
-      size_t used;
-
-      if (len <= NERV_MAX_PAYLOAD) {
-        p = gst_nerv_reader_get (r, pos, NERV_PACKET_OVERHEAD + len, NULL);
-        if (p && nerv_packet_parse (p, NERV_PACKET_OVERHEAD + len, &pkt,
-                &used) == NERV_OK) {
-          *off = pos;
-          return TRUE;
-        }
-      }
-    }
-    if (r->flow != GST_FLOW_OK && r->flow != GST_FLOW_EOS)
-      return FALSE;
-    pos++;
-  }
-}
-
-/* Reads every packet header from @start to the end: the timeline
- * (rebases), the key frames (index entries) and the duration. Stream
- * header and frame packets are small and checked whole, with the parser's
- * rules; of group packets only the fixed fields are read, except after
- * damage. */
+/* Reads every packet from @start to the end, split into frame units by the
+ * rules handle_frame follows: the timeline (rebases), the key frames
+ * (index entries) and the duration. */
 static void
 gst_nerv_parse_scan (GstNervParse * self, guint64 start)
 {
@@ -429,9 +389,9 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
   GstNervTimeline tl = { 0, };
   GArray *rebases = g_array_new (FALSE, FALSE, sizeof (GstNervRebase));
   GArray *keys = g_array_new (FALSE, FALSE, sizeof (GstNervKeyFrame));
-  guint64 off = start, key_off = 0, s_off = 0, frames = 0;
-  guint fps_n = FALLBACK_FPS_N, fps_d = FALLBACK_FPS_D;
-  gboolean key = FALSE, have_s = FALSE, have_header = FALSE, done = FALSE;
+  NervSplitter sp;
+  guint64 off = start, frames = 0;
+  gboolean done = FALSE;
   gint64 size = -1;
   GstClockTime end = 0;
 
@@ -439,102 +399,51 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
   r.size = G_MAXUINT64;
   if (gst_pad_peer_query_duration (r.pad, GST_FORMAT_BYTES, &size) && size > 0)
     r.size = (guint64) size;
+  nerv_splitter_init (&sp);
 
-  GST_DEBUG_OBJECT (self, "scanning packet headers from offset %"
-      G_GUINT64_FORMAT " of %" G_GINT64_FORMAT, start, size);
+  GST_DEBUG_OBJECT (self, "scanning packets from offset %" G_GUINT64_FORMAT
+      " of %" G_GINT64_FORMAT, start, size);
 
-  while (!done) {
-    const guint8 *p = gst_nerv_reader_get (&r, off, NERV_PACKET_HEADER, NULL);
-    guint32 len;
-    guint8 type;
+  while (TRUE) {
+    gsize avail;
+    const guint8 *p = gst_nerv_reader_get (&r, off, 1, &avail);
+    NervSplit sk;
+    NervSplitResult res = NERV_SPLIT_NEED_MORE;
 
+    while (p) {
+      res = nerv_splitter_next (&sp, p, avail, off, off + avail >= r.size, &sk);
+      if (res != NERV_SPLIT_NEED_MORE)
+        break;
+      /* the whole packet (or what the file has of it) */
+      p = gst_nerv_reader_get (&r, off, (guint) MIN (sk.size, r.size - off),
+          &avail);
+    }
     if (!p) {
       done = r.flow == GST_FLOW_EOS;
       break;
     }
-    type = p[3];
-    len = nerv_read_u32le (p + 4);
-    if (memcmp (p, "NRV", 3) != 0 || len > NERV_MAX_PAYLOAD)
-      goto damage;
-    if (off + NERV_PACKET_OVERHEAD + len > r.size) {
-      /* a cut packet at the end: the parser drops it too */
-      done = TRUE;
-      break;
+    if (res == NERV_SPLIT_DAMAGE)
+      GST_DEBUG_OBJECT (self, "damage at offset %" G_GUINT64_FORMAT, off);
+    if (res == NERV_SPLIT_FRAME) {
+      GstClockTime pts, dur;
+      guint fps_n, fps_d;
+
+      effective_fps (sp.header.fps_n, sp.header.fps_d, &fps_n, &fps_d);
+      if (gst_nerv_timeline_frame (&tl, sp.frame, fps_n, fps_d, FALSE, &pts,
+              &dur)) {
+        GstNervRebase rb = { off, tl.base_frame, tl.base_time, fps_n, fps_d };
+        g_array_append_val (rebases, rb);
+      }
+      if (sp.key) {
+        GstNervKeyFrame k = { pts, sp.key_offset };
+        g_array_append_val (keys, k);
+        gst_base_parse_add_index_entry (GST_BASE_PARSE (self), sp.key_offset,
+            pts, TRUE, TRUE);
+      }
+      end = pts + dur;
+      frames++;
     }
-    if (type == NERV_PACKET_GROUP) {
-      /* the bulk of the stream: only its fixed fields are read */
-      NervGroupHeader g;
-
-      p = gst_nerv_reader_get (&r, off, NERV_PACKET_HEADER + MIN (len, 16),
-          NULL);
-      if (!p) {
-        done = r.flow == GST_FLOW_EOS;
-        break;
-      }
-      if (have_header && nerv_group_header_parse (p + NERV_PACKET_HEADER,
-              len, &g) == NERV_OK && g.key && !key) {
-        key = TRUE;
-        key_off = have_s ? s_off : off;
-      }
-    } else if (type == NERV_PACKET_STREAM || type == NERV_PACKET_FRAME) {
-      /* small: checked whole, as the parser does */
-      NervPacket pkt;
-      size_t used;
-
-      p = gst_nerv_reader_get (&r, off, NERV_PACKET_OVERHEAD + len, NULL);
-      if (!p) {
-        done = r.flow == GST_FLOW_EOS;
-        break;
-      }
-      if (nerv_packet_parse (p, NERV_PACKET_OVERHEAD + len, &pkt,
-              &used) != NERV_OK)
-        goto damage;
-      if (type == NERV_PACKET_STREAM) {
-        NervStreamHeader h;
-
-        have_header = nerv_stream_header_parse (pkt.payload, pkt.size,
-            &h) == NERV_OK;
-        if (have_header) {
-          effective_fps (h.fps_n, h.fps_d, &fps_n, &fps_d);
-          have_s = TRUE;
-          s_off = off;
-        } else {
-          key = have_s = FALSE;
-        }
-      } else {
-        NervFrameHeader fh;
-        GstClockTime pts, dur;
-
-        if (have_header && nerv_frame_header_parse (pkt.payload, pkt.size,
-                &fh) == NERV_OK) {
-          if (gst_nerv_timeline_frame (&tl, fh.frame, fps_n, fps_d, FALSE,
-                  &pts, &dur)) {
-            GstNervRebase rb = { off, tl.base_frame, tl.base_time, fps_n,
-              fps_d
-            };
-            g_array_append_val (rebases, rb);
-          }
-          if (key) {
-            GstNervKeyFrame k = { pts, key_off };
-            g_array_append_val (keys, k);
-            gst_base_parse_add_index_entry (GST_BASE_PARSE (self), key_off,
-                pts, TRUE, TRUE);
-          }
-          end = pts + dur;
-          frames++;
-          key = have_s = FALSE;
-        }
-      }
-    }
-    off += NERV_PACKET_OVERHEAD + (guint64) len;
-    continue;
-
-  damage:
-    GST_DEBUG_OBJECT (self, "damage at offset %" G_GUINT64_FORMAT, off);
-    if (!gst_nerv_reader_resync (&r, &off)) {
-      done = r.flow == GST_FLOW_EOS;
-      break;
-    }
+    off += sk.size;
   }
   gst_nerv_reader_clear (&r);
 
@@ -656,31 +565,6 @@ gst_nerv_parse_get_sink_caps (GstBaseParse * parse, GstCaps * filter)
 
 /* ---- frames ------------------------------------------------------------ */
 
-/* bytes a packet starting at @data needs in all */
-static gsize
-packet_size (const guint8 * data, gsize avail)
-{
-  if (avail < NERV_PACKET_HEADER)
-    return NERV_PACKET_HEADER;
-  return NERV_PACKET_OVERHEAD + (gsize) nerv_read_u32le (data + 4);
-}
-
-/* bytes to skip from @data (not a packet) to the next sync marker; a marker
- * cut at the end is kept unless no more data will come */
-static gsize
-skip_to_sync (const guint8 * data, gsize size, gboolean draining)
-{
-  gsize skip = nerv_packet_find_sync (data, size);
-
-  if (skip >= size && !draining) {
-    if (size >= 3 && data[size - 2] == 'N' && data[size - 1] == 'R')
-      skip = size - 2;
-    else if (size >= 2 && data[size - 1] == 'N')
-      skip = size - 1;
-  }
-  return MAX (skip, 1);
-}
-
 typedef struct
 {
   gsize offset, size;
@@ -703,30 +587,26 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
     gint * skipsize)
 {
   GstNervParse *self = GST_NERV_PARSE (parse);
+  NervSplitter *sp = &self->splitter;
   const gboolean draining = GST_BASE_PARSE_DRAINING (parse);
   GstFlowReturn ret = GST_FLOW_OK;
   GstMapInfo map;
   GArray *kept = NULL;          /* set once something inside is dropped */
-  gsize pos = 0, run = 0, end = 0, f_pos = 0, drop = 0;
-  gboolean key = FALSE, have_sh = FALSE;
-  NervStreamHeader sh;
-  NervFrameHeader fh;
+  gsize pos = 0, run = 0, end = 0, drop = 0;
   GstClockTime pts, duration;
   guint fps_n, fps_d;
   GstBuffer *out;
 
-  memset (&sh, 0, sizeof (sh));
-  memset (&fh, 0, sizeof (fh));
   if (!gst_buffer_map (frame->buffer, &map, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
         ("Could not map the input buffer"));
     return GST_FLOW_ERROR;
   }
 
+  /* the unit is walked from its start each time */
+  nerv_splitter_begin_unit (sp);
   while (end == 0) {
-    NervPacket pkt;
-    size_t used = 0;
-    NervStatus st;
+    NervSplit sk;
 
     if (pos >= map.size) {
       /* no frame packet yet */
@@ -740,44 +620,30 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
       goto out;
     }
 
-    st = nerv_packet_parse (map.data + pos, map.size - pos, &pkt, &used);
-    if (st == NERV_ERR_NEED_MORE && !draining) {
-      gst_base_parse_set_min_frame_size (parse,
-          pos + packet_size (map.data + pos, map.size - pos));
-      goto out;
-    }
-    if (st != NERV_OK) {
-      /* damage, or a packet cut by the end of the stream: resynchronise at
-       * the next marker */
-      if (pos == 0) {
-        *skipsize = MIN (skip_to_sync (map.data, map.size, draining),
-            MAX_SKIP);
-        GST_DEBUG_OBJECT (self, "%s: skipping %d bytes", nerv_status_string
-            (st), *skipsize);
+    switch (nerv_splitter_next (sp, map.data + pos, map.size - pos,
+            frame->offset + pos, draining, &sk)) {
+      case NERV_SPLIT_NEED_MORE:
+        gst_base_parse_set_min_frame_size (parse, pos + sk.size);
         goto out;
-      }
-      GST_DEBUG_OBJECT (self, "%s at +%" G_GSIZE_FORMAT ": dropped from the "
-          "frame", nerv_status_string (st), pos);
-      kept = keep_range (kept, run, pos);
-      pos += nerv_packet_find_sync (map.data + pos, map.size - pos);
-      run = pos;
-      continue;
-    }
-
-    if (!self->have_header && !have_sh && pkt.type != NERV_PACKET_STREAM) {
-      GST_DEBUG_OBJECT (self, "dropping packet '%c' before a stream header",
-          g_ascii_isprint (pkt.type) ? pkt.type : '?');
-      drop = pos + used;
-      goto out;
-    }
-
-    switch (pkt.type) {
-      case NERV_PACKET_STREAM:{
-        NervStreamHeader h;
-        const NervStatus hs = nerv_stream_header_parse (pkt.payload,
-            pkt.size, &h);
-
-        if (hs == NERV_ERR_VERSION) {
+      case NERV_SPLIT_DAMAGE:
+        /* damage, or a packet cut by the end of the stream: resynchronise
+         * at the next marker */
+        if (pos == 0) {
+          *skipsize = MIN (sk.size, MAX_SKIP);
+          GST_DEBUG_OBJECT (self, "%s: skipping %d bytes", nerv_status_string
+              (sk.status), *skipsize);
+          goto out;
+        }
+        GST_DEBUG_OBJECT (self, "%s at +%" G_GSIZE_FORMAT ": dropped from the "
+            "frame", nerv_status_string (sk.status), pos);
+        kept = keep_range (kept, run, pos);
+        pos += sk.size;
+        run = pos;
+        break;
+      case NERV_SPLIT_RESET:
+        if (sk.status == NERV_ERR_VERSION) {
+          NervStreamHeader h;
+          nerv_stream_header_parse (sk.pkt.payload, sk.pkt.size, &h);
           GST_ELEMENT_ERROR (self, STREAM, FORMAT,
               ("This .nerv stream has format version %d.%d; this version of "
                   "gst-nerv reads version %d.x only. A newer gst-nerv is "
@@ -787,58 +653,46 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
           ret = GST_FLOW_ERROR;
           goto out;
         }
-        if (hs != NERV_OK) {
-          GST_ELEMENT_WARNING (self, STREAM, DECODE,
-              ("Invalid .nerv stream header (%s); frames up to the next key "
-                  "group are skipped.", nerv_status_string (hs)),
-              ("stream header at offset %" G_GUINT64_FORMAT,
-                  frame->offset + pos));
-          self->have_header = FALSE;
-          drop = pos + used;
+        GST_ELEMENT_WARNING (self, STREAM, DECODE,
+            ("Invalid .nerv stream header (%s); frames up to the next key "
+                "group are skipped.", nerv_status_string (sk.status)),
+            ("stream header at offset %" G_GUINT64_FORMAT,
+                frame->offset + pos));
+        self->have_header = FALSE;
+        drop = pos + sk.size;
+        goto out;
+      case NERV_SPLIT_DROP:
+        if (sk.status == NERV_ERR_NO_HEADER)
+          GST_DEBUG_OBJECT (self, "dropping packet '%c' before a stream "
+              "header", g_ascii_isprint (sk.pkt.type) ? sk.pkt.type : '?');
+        else
+          /* the CRC checks but the fields do not: written wrong */
+          GST_WARNING_OBJECT (self, "dropping a '%c' packet with invalid "
+              "fields", sk.pkt.type);
+        if (pos == 0) {
+          drop = sk.size;
           goto out;
         }
-        sh = h;
-        have_sh = TRUE;
+        kept = keep_range (kept, run, pos);
+        pos += sk.size;
+        run = pos;
         break;
-      }
-      case NERV_PACKET_GROUP:{
-        NervGroupHeader g;
-
-        if (nerv_group_header_parse (pkt.payload, pkt.size, &g) != NERV_OK)
-          goto bad_packet;
-        key |= g.key;
+      case NERV_SPLIT_PACKET:
+        if (sk.pkt.type != NERV_PACKET_STREAM
+            && sk.pkt.type != NERV_PACKET_GROUP)
+          GST_LOG_OBJECT (self, "passing on a packet of unknown type 0x%02x",
+              sk.pkt.type);
+        pos += sk.size;
         break;
-      }
-      case NERV_PACKET_FRAME:
-        if (nerv_frame_header_parse (pkt.payload, pkt.size, &fh) != NERV_OK)
-          goto bad_packet;
-        f_pos = pos;
-        end = pos + used;
-        break;
-      default:
-        GST_LOG_OBJECT (self, "passing on a packet of unknown type 0x%02x",
-            pkt.type);
+      case NERV_SPLIT_FRAME:
+        end = pos + sk.size;
         break;
     }
-    pos += used;
-    continue;
-
-  bad_packet:
-    /* the CRC checks but the fields do not: written wrong, drop it */
-    GST_WARNING_OBJECT (self, "dropping a '%c' packet with invalid fields",
-        pkt.type);
-    if (pos == 0) {
-      drop = used;
-      goto out;
-    }
-    kept = keep_range (kept, run, pos);
-    pos += used;
-    run = pos;
   }
 
   /* a frame: packets [0, end) less what was dropped */
-  if (have_sh)
-    gst_nerv_parse_set_header (self, &sh);
+  if (sp->unit_has_header)
+    gst_nerv_parse_set_header (self, &sp->unit_header);
   if (!self->scanned && GST_PAD_MODE (GST_BASE_PARSE_SINK_PAD (self)) ==
       GST_PAD_MODE_PULL)
     gst_nerv_parse_scan (self, frame->offset);
@@ -846,7 +700,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   effective_fps (self->fps_n, self->fps_d, &fps_n, &fps_d);
   {
     const GstNervRebase *rb = gst_nerv_parse_find_rebase (self,
-        frame->offset + f_pos);
+        sp->frame_offset);
     gboolean discont = frame->offset != self->next_offset;
 
     if (rb) {
@@ -857,7 +711,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
       self->timeline.fps_d = rb->fps_d;
       discont = TRUE;
     }
-    gst_nerv_timeline_frame (&self->timeline, fh.frame, fps_n, fps_d,
+    gst_nerv_timeline_frame (&self->timeline, sp->frame, fps_n, fps_d,
         discont, &pts, &duration);
   }
 
@@ -882,7 +736,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   GST_BUFFER_PTS (out) = pts;
   GST_BUFFER_DTS (out) = pts;
   GST_BUFFER_DURATION (out) = duration;
-  if (key)
+  if (sp->key)
     GST_BUFFER_FLAG_UNSET (out, GST_BUFFER_FLAG_DELTA_UNIT);
   else
     GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DELTA_UNIT);
@@ -890,7 +744,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   self->duration = duration;
 
   GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT "%s, %" G_GSIZE_FORMAT
-      " bytes, pts %" GST_TIME_FORMAT, fh.frame, key ? " (key)" : "", end,
+      " bytes, pts %" GST_TIME_FORMAT, sp->frame, sp->key ? " (key)" : "", end,
       GST_TIME_ARGS (pts));
 
 out:

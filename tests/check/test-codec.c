@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nerv-codec.h"
+#include "nerv-syntax.h"
 #include "nerv-test-util.h"
 #include <libavutil/crc.h>
 
@@ -246,6 +247,230 @@ START_TEST (test_packet_round_trip)
 }
 END_TEST;
 
+/* ---- frame units -------------------------------------------------------- */
+
+/* Walks data with a splitter (eos); returns the frame units found, each as
+ * the offset after it, with its key flag and frame number. */
+typedef struct {
+  int units, drops, damages;
+  gsize end[64];
+  gboolean key[64];
+  guint64 frame[64];
+  guint64 key_offset[64];
+} SplitResult;
+
+static SplitResult
+split_all (const guint8 * data, gsize len)
+{
+  SplitResult r = { 0 };
+  NervSplitter sp;
+  gsize pos = 0;
+
+  nerv_splitter_init (&sp);
+  while (pos < len) {
+    NervSplit sk;
+    switch (nerv_splitter_next (&sp, data + pos, len - pos, pos, TRUE, &sk)) {
+      case NERV_SPLIT_NEED_MORE:
+        ck_abort_msg ("NEED_MORE at the end of the stream");
+        break;
+      case NERV_SPLIT_DAMAGE:
+        r.damages++;
+        break;
+      case NERV_SPLIT_DROP:
+      case NERV_SPLIT_RESET:
+        r.drops++;
+        break;
+      case NERV_SPLIT_PACKET:
+        break;
+      case NERV_SPLIT_FRAME:
+        ck_assert_int_lt (r.units, 64);
+        r.end[r.units] = pos + sk.size;
+        r.key[r.units] = sp.key;
+        r.frame[r.units] = sp.frame;
+        r.key_offset[r.units] = sp.key_offset;
+        r.units++;
+        break;
+    }
+    ck_assert (sk.size >= 1 && sk.size <= len - pos);
+    pos += sk.size;
+  }
+  return r;
+}
+
+START_TEST (test_splitter)
+{
+  NervEncoderSettings s = tiny_settings ();
+  const int n = 2 * GROUP * KEYINT + 1;
+  GPtrArray *units = nerv_test_encode (&s, n, NULL, NULL);
+  GByteArray *st = g_byte_array_new (), *damaged;
+  gsize ends[64], starts[64];
+  static const guint8 junk[] = "junk NR NRVG";
+  SplitResult r;
+
+  for (guint i = 0; i < units->len; i++) {
+    gsize len;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
+    starts[i] = st->len;
+    g_byte_array_append (st, d, len);
+    ends[i] = st->len;
+  }
+  /* the units the encoder hands out, as the splitter finds them */
+  r = split_all (st->data, st->len);
+  ck_assert_int_eq (r.units, n);
+  ck_assert_int_eq (r.drops + r.damages, 0);
+  for (int i = 0; i < n; i++) {
+    const gboolean key = i % (GROUP * KEYINT) == 0;
+    ck_assert_uint_eq (r.end[i], ends[i]);
+    ck_assert_int_eq (r.key[i], key);
+    ck_assert_uint_eq (r.frame[i], (guint64) i);
+    /* a key unit is decoded from its stream header on */
+    if (key)
+      ck_assert_uint_eq (r.key_offset[i], starts[i]);
+  }
+
+  /* incomplete: how much is needed, then the rest; a marker cut by the end
+   * is kept unless the stream ends there */
+  {
+    NervSplitter sp;
+    NervSplit sk;
+    nerv_splitter_init (&sp);
+    ck_assert_int_eq (nerv_splitter_next (&sp, st->data, 5, 0, FALSE, &sk),
+        NERV_SPLIT_NEED_MORE);
+    ck_assert_uint_eq (sk.size, NERV_PACKET_HEADER);
+    ck_assert_int_eq (nerv_splitter_next (&sp, st->data, 9, 0, FALSE, &sk),
+        NERV_SPLIT_NEED_MORE);
+    ck_assert_uint_eq (sk.size, NERV_PACKET_OVERHEAD +
+        nerv_read_u32le (st->data + 4));
+    ck_assert_int_eq (nerv_splitter_next (&sp, st->data, 9, 0, TRUE, &sk),
+        NERV_SPLIT_DAMAGE);
+    ck_assert_int_eq (nerv_splitter_next (&sp, junk, 7, 0, FALSE, &sk),
+        NERV_SPLIT_DAMAGE);
+    ck_assert_uint_eq (sk.size, 5);     /* "NR" may start a packet */
+    ck_assert_int_eq (nerv_splitter_next (&sp, junk, 7, 0, TRUE, &sk),
+        NERV_SPLIT_DAMAGE);
+    ck_assert_uint_eq (sk.size, 7);
+    ck_assert_int_eq (nerv_splitter_next (&sp, junk, sizeof (junk), 0, TRUE,
+            &sk), NERV_SPLIT_DAMAGE);
+    ck_assert_uint_eq (sk.size, 8);     /* to the next marker */
+  }
+
+  /* starting mid-period: packets before a stream header are dropped, the
+   * next key unit is the first */
+  r = split_all (st->data + starts[1], st->len - starts[1]);
+  ck_assert_int_eq (r.units, n - GROUP * KEYINT);
+  ck_assert (r.key[0]);
+  ck_assert_uint_eq (r.frame[0], GROUP * KEYINT);
+  /* the frame packets of frames 1 .. 5 and group 1's packet */
+  ck_assert_int_eq (r.drops, GROUP * KEYINT - 1 + 1);
+
+  /* junk between units and a damaged group packet: the units go on; the
+   * damaged key group's unit is no key unit (its packet is not there) */
+  damaged = g_byte_array_new ();
+  g_byte_array_append (damaged, st->data, ends[0]);
+  g_byte_array_append (damaged, junk, sizeof (junk));
+  g_byte_array_append (damaged, st->data + ends[0], st->len - ends[0]);
+  {
+    /* a byte of the group packet after the stream header */
+    const gsize key = sizeof (junk) + starts[GROUP * KEYINT];
+    NervPacket pkt;
+    size_t hlen;
+    ck_assert_int_eq (nerv_packet_parse (damaged->data + key,
+            damaged->len - key, &pkt, &hlen), NERV_OK);
+    ck_assert_int_eq (pkt.type, NERV_PACKET_STREAM);
+    damaged->data[key + hlen + 20] ^= 0x20;
+  }
+  r = split_all (damaged->data, damaged->len);
+  ck_assert_int_eq (r.units, n);
+  ck_assert (r.key[0] && !r.key[GROUP * KEYINT]);
+  ck_assert_int_ge (r.damages, 2);
+  g_byte_array_free (damaged, TRUE);
+  g_ptr_array_unref (units);
+  g_byte_array_free (st, TRUE);
+}
+END_TEST;
+
+/* ---- the group payload ---------------------------------------------------- */
+
+START_TEST (test_group_payload)
+{
+  NervEncoderSettings s = tiny_settings ();
+  GByteArray *st = encode (&s, 2 * GROUP, NULL, NULL, NULL), *a;
+  NervGroupPayload p;
+  NervSplitter sp;
+  gsize pos = 0;
+  int groups = 0;
+
+  memset (&p, 0, sizeof (p));
+  nerv_splitter_init (&sp);
+  a = g_byte_array_new ();
+  while (pos < st->len) {
+    NervSplit sk;
+    const NervPacket *pkt = &sk.pkt;
+    nerv_splitter_next (&sp, st->data + pos, st->len - pos, pos, TRUE, &sk);
+    pos += sk.size;
+    if (pkt->type == NERV_PACKET_STREAM) {
+      const NervStreamHeader *h = &sp.unit_header;
+      ck_assert (nerv_group_payload_init (&p, &h->model, h->group_size,
+              h->embed_bits));
+      continue;
+    }
+    if (pkt->type != NERV_PACKET_GROUP)
+      continue;
+    /* read, and written again: the same bytes (one syntax both ways) */
+    ck_assert_int_eq (nerv_group_payload_read (&p, pkt->payload, pkt->size),
+        NERV_OK);
+    ck_assert_int_eq (p.header.key, groups == 0);
+    g_byte_array_set_size (a, 0);
+    nerv_group_payload_write (&p, a);
+    ck_assert_uint_eq (a->len, pkt->size);
+    ck_assert (memcmp (a->data, pkt->payload, a->len) == 0);
+    /* every shorter payload is refused, and one with a byte more */
+    for (guint cut = 0; cut < a->len; cut++)
+      ck_assert_int_ne (nerv_group_payload_read (&p, a->data, cut), NERV_OK);
+    g_byte_array_append (a, (const guint8 *) "", 1);
+    ck_assert_int_eq (nerv_group_payload_read (&p, a->data, a->len),
+        NERV_ERR_INVALID);
+    /* more frames than the stream header's groups have */
+    p.header.n_frames = p.max_frames + 1;
+    g_byte_array_set_size (a, 0);
+    nerv_group_payload_write (&p, a);
+    ck_assert_int_eq (nerv_group_payload_read (&p, a->data, a->len),
+        NERV_ERR_INVALID);
+    groups++;
+  }
+  ck_assert_int_eq (groups, 2);
+
+  /* a key group's integer beyond the bound, written as it is: refused */
+  ck_assert_int_eq (nerv_group_payload_read (&p, a->data, 0),
+      NERV_ERR_TRUNCATED);
+  p.header.key = TRUE;
+  p.header.n_frames = 1;
+  memset (p.row_exp, 0, sizeof (int) * p.n_rows);
+  memset (p.ints, 0, sizeof (gint32) * p.n_params);
+  memset (p.embed_exp, 0, sizeof (int) * p.max_frames);
+  memset (p.embed_ints, 0, sizeof (gint32) * p.embed_size * p.max_frames);
+  g_byte_array_set_size (a, 0);
+  nerv_group_payload_write (&p, a);
+  ck_assert_int_eq (nerv_group_payload_read (&p, a->data, a->len), NERV_OK);
+  p.ints[p.n_params - 1] = NERV_MAX_WEIGHT_INT + 1;
+  g_byte_array_set_size (a, 0);
+  nerv_group_payload_write (&p, a);
+  ck_assert_int_eq (nerv_group_payload_read (&p, a->data, a->len),
+      NERV_ERR_INVALID);
+  /* and a step exponent out of range */
+  p.ints[p.n_params - 1] = 0;
+  p.row_exp[3] = NERV_QUANT_EXP_MAX + 1;
+  g_byte_array_set_size (a, 0);
+  nerv_group_payload_write (&p, a);
+  ck_assert_int_eq (nerv_group_payload_read (&p, a->data, a->len),
+      NERV_ERR_INVALID);
+
+  nerv_group_payload_clear (&p);
+  g_byte_array_free (a, TRUE);
+  g_byte_array_free (st, TRUE);
+}
+END_TEST;
+
 /* ---- encoder -> decoder ------------------------------------------------- */
 
 START_TEST (test_residual_groups_exact)
@@ -458,20 +683,23 @@ embed_round_trip (const gint32 * q, const int *exps, int n, size_t esize,
   NervRangeDecoder rd;
   gint32 *q2 = g_new (gint32, n * esize);
   int *e2 = g_new (int, n);
+  const guint mode = nerv_embed_choose_mode (q, exps, n, esize, bits);
+  guint mode2;
   size_t size;
 
   nerv_range_encoder_init (&rc, a);
-  nerv_embed_encode (&rc, q, exps, n, esize, bits);
+  nerv_embed_write (&rc, q, exps, n, esize, bits, mode);
   size = nerv_range_encoder_finish (&rc);
   nerv_range_decoder_init (&rd, a->data, a->len);
-  ck_assert (nerv_embed_decode (&rd, q2, e2, n, esize, bits));
+  ck_assert (nerv_embed_read (&rd, q2, e2, n, esize, bits, &mode2));
+  ck_assert_uint_eq (mode2, mode);
   ck_assert_uint_eq (nerv_range_decoder_consumed (&rd), a->len);
   ck_assert (memcmp (q, q2, sizeof (gint32) * n * esize) == 0);
   ck_assert (memcmp (exps, e2, sizeof (int) * n) == 0);
   /* every shorter stream is refused */
   for (size_t cut = 0; cut < a->len; cut++) {
     nerv_range_decoder_init (&rd, a->data, cut);
-    ck_assert (!nerv_embed_decode (&rd, q2, e2, n, esize, bits));
+    ck_assert (!nerv_embed_read (&rd, q2, e2, n, esize, bits, &mode2));
   }
   g_free (q2);
   g_free (e2);
@@ -528,22 +756,23 @@ START_TEST (test_embed_coding)
     NervRangeDecoder rd;
     gint32 big[4] = { 0, 40, 0, 0 };
     int e[1] = { 0 };
+    guint mode;
     nerv_range_encoder_init (&rc, a);
-    nerv_embed_encode (&rc, big, e, 1, 4, 8);
+    nerv_embed_write (&rc, big, e, 1, 4, 8, 0);
     nerv_range_encoder_finish (&rc);
     nerv_range_decoder_init (&rd, a->data, a->len);
-    ck_assert (nerv_embed_decode (&rd, q, exps, 1, 4, 8));
+    ck_assert (nerv_embed_read (&rd, q, exps, 1, 4, 8, &mode));
     nerv_range_decoder_init (&rd, a->data, a->len);
-    ck_assert (!nerv_embed_decode (&rd, q, exps, 1, 4, bits));
+    ck_assert (!nerv_embed_read (&rd, q, exps, 1, 4, bits, &mode));
     ck_assert (nerv_range_decoder_ok (&rd));    /* invalid, not truncated */
     g_byte_array_set_size (a, 0);
     e[0] = NERV_QUANT_EXP_MAX + 1;
     big[1] = 1;
     nerv_range_encoder_init (&rc, a);
-    nerv_embed_encode (&rc, big, e, 1, 4, bits);
+    nerv_embed_write (&rc, big, e, 1, 4, bits, 1);
     nerv_range_encoder_finish (&rc);
     nerv_range_decoder_init (&rd, a->data, a->len);
-    ck_assert (!nerv_embed_decode (&rd, q, exps, 1, 4, bits));
+    ck_assert (!nerv_embed_read (&rd, q, exps, 1, 4, bits, &mode));
     g_byte_array_free (a, TRUE);
   }
   g_rand_free (rand);
@@ -623,6 +852,44 @@ START_TEST (test_concatenated_segments)
   ck_assert_int_eq (r.frames, 2 * GROUP + 1 + GROUP);
   g_byte_array_free (a, TRUE);
   g_byte_array_free (b, TRUE);
+}
+END_TEST;
+
+/* The learning rates each group trains with, from the progress callback */
+typedef struct {
+  float lr[4], embed_lr[4];
+} GroupRates;
+
+static gboolean
+record_rates (const NervEncoderProgress * p, gpointer data)
+{
+  GroupRates *r = data;
+  if (!p->quantising && p->group < 4) {
+    r->lr[p->group] = p->params->lr;
+    r->embed_lr[p->group] = p->params->lr * p->params->embed_lr_scale;
+  }
+  return TRUE;
+}
+
+START_TEST (test_delta_lr)
+{
+  /* groups started from the last one train their weights at delta_lr
+   * times the rate; the new frames' embeddings keep the full rate */
+  NervEncoderSettings s = tiny_settings ();
+  GroupRates r;
+  GPtrArray *units;
+
+  memset (&r, 0, sizeof (r));
+  s.delta_lr = 0.25f;
+  s.progress = record_rates;
+  s.user_data = &r;
+  units = nerv_test_encode (&s, 2 * GROUP, NULL, NULL);
+  ck_assert (r.lr[0] > 0 && r.embed_lr[0] > r.lr[0]);
+  ck_assert_float_eq_tol (r.lr[1], 0.25f * r.lr[0], 1e-6f * r.lr[0]);
+  ck_assert_msg (fabsf (r.embed_lr[1] - r.embed_lr[0]) <= 1e-6f * r.embed_lr[0],
+      "embedding lr %g in a group started from the last, %g in a key group",
+      r.embed_lr[1], r.embed_lr[0]);
+  g_ptr_array_unref (units);
 }
 END_TEST;
 
@@ -741,6 +1008,8 @@ codec_suite (void)
   tcase_set_timeout (tc, 300);
   tcase_add_test (tc, test_quant_bounds);
   tcase_add_test (tc, test_packet_round_trip);
+  tcase_add_test (tc, test_splitter);
+  tcase_add_test (tc, test_group_payload);
   tcase_add_test (tc, test_residual_groups_exact);
   tcase_add_test (tc, test_deterministic_stream);
   tcase_add_test (tc, test_error_codes);
@@ -750,6 +1019,7 @@ codec_suite (void)
   tcase_add_test (tc, test_lost_group);
   tcase_add_test (tc, test_concatenated_segments);
   tcase_add_test (tc, test_bad_settings);
+  tcase_add_test (tc, test_delta_lr);
   suite_add_tcase (s, tc);
   return s;
 }

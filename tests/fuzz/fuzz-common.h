@@ -22,7 +22,7 @@ nerv_fuzz_fix_crcs (guint8 * d, size_t n)
 
   while (pos + NERV_PACKET_OVERHEAD <= n) {
     guint32 len;
-    if (d[pos] != 'N' || d[pos + 1] != 'R' || d[pos + 2] != 'V') {
+    if (memcmp (d + pos, NERV_SYNC, NERV_SYNC_SIZE)) {
       pos++;
       continue;
     }
@@ -35,6 +35,24 @@ nerv_fuzz_fix_crcs (guint8 * d, size_t n)
         av_crc (tab, 0, d + pos + 3, 5 + len));
     pos += NERV_PACKET_OVERHEAD + len;
   }
+}
+
+/* The stream of an input (one flags byte, then the stream) in a private,
+ * exactly sized copy so ASan sees any overread, its CRCs rewritten when
+ * bit 0 of the flags is set. NULL for an empty input; free with g_free. */
+static inline guint8 *
+nerv_fuzz_stream (const uint8_t * data, size_t size, size_t * n)
+{
+  guint8 *buf;
+
+  if (size < 1)
+    return NULL;
+  *n = size - 1;
+  buf = g_malloc (MAX (*n, 1));
+  memcpy (buf, data + 1, *n);
+  if (data[0] & 1)
+    nerv_fuzz_fix_crcs (buf, *n);
+  return buf;
 }
 
 #endif

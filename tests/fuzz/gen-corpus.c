@@ -1,9 +1,9 @@
 /* gst-nerv: writes the seed corpora of the fuzz targets
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Usage: gen-corpus DIR; creates DIR/{packet,entropy,decoder}/ with a few
+ * Usage: gen-corpus DIR; creates DIR/{packet,entropy,decoder,group}/ with a few
  * small valid inputs (32x24 I420 frames, the tests' tiny settings): the
- * seeds of fuzz-packet, fuzz-entropy and fuzz-decoder. A build target
+ * seeds of fuzz-packet, fuzz-entropy, fuzz-decoder and fuzz-group. A build target
  * (tests/fuzz/meson.build) whose output is DIR.
  */
 #include <stdio.h>
@@ -81,6 +81,7 @@ main (int argc, char **argv)
       name = g_strdup_printf ("%s-%u", cfg[i].name, flags);
       write_seed (argv[1], "packet", name, flags, st->data, st->len);
       write_seed (argv[1], "decoder", name, flags, st->data, st->len);
+      write_seed (argv[1], "group", name, flags, st->data, st->len);
       g_free (name);
     }
     g_byte_array_free (st, TRUE);
