@@ -657,8 +657,8 @@ encode_group (NervEncoder * enc)
   if (from_scratch) {
     enc->model = nerv_model_new (cfg, enc->scratch);
     enc->quant = nerv_quant_new (cfg, s->weight_bits);
-    enc->ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
-    enc->prev_ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
+    enc->ints = nerv_alloc_ints (nerv_model_config_n_params (cfg));
+    enc->prev_ints = nerv_alloc_ints (nerv_model_config_n_params (cfg));
   }
   params = nerv_model_params (enc->model, &np);
   esize = nerv_model_config_embed_size (cfg);
@@ -793,7 +793,7 @@ encode_group (NervEncoder * enc)
 
     nerv_frame_header_write (&fh, fb);
     out = nerv_model_forward (enc->model, embed, (float) f / n);
-    output_to_u8 (enc->scratch->dsp, &enc->ffmt, out,
+    output_to_u8 (nerv_dsp_get (), &enc->ffmt, out,
         nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
         tmp, u8);
     for (int c = 0, off = 0; c < enc->ffmt.n_planes; c++) {
@@ -882,7 +882,7 @@ gboolean
 nerv_encoder_push_frame (NervEncoder * enc, const guint8 * const planes[3],
     const int strides[3])
 {
-  const NervDsp *dsp = enc->scratch->dsp;
+  const NervDsp *dsp = nerv_dsp_get ();
 
   g_return_val_if_fail (enc->n_buffered < enc->s.group_size, FALSE);
   if (enc->stopped)
@@ -1040,7 +1040,7 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
     decoder_free_model (dec);
     dec->model = nerv_model_new_inference (cfg, dec->scratch);
     dec->quant = nerv_quant_new (cfg, h.weight_bits);
-    dec->ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
+    dec->ints = nerv_alloc_ints (nerv_model_config_n_params (cfg));
     nerv_pixel_format_frame_format (h.format, cfg->width, cfg->height, &dec->ffmt);
     dec->tmp = nerv_alloc_floats (nerv_frame_format_frame_size (&dec->ffmt));
     dec->frame = g_malloc (nerv_frame_format_frame_size (&dec->ffmt));
@@ -1186,7 +1186,7 @@ decode_frame (NervDecoder * dec, const NervPacket * pkt)
   esize = nerv_model_config_embed_size (cfg);
   out = nerv_model_forward (dec->model, esize ? dec->embed + esize * index :
       NULL, (float) index / dec->group.n_frames);
-  output_to_u8 (dec->scratch->dsp, &dec->ffmt, out,
+  output_to_u8 (nerv_dsp_get (), &dec->ffmt, out,
       nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
       dec->tmp, dec->frame);
 

@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-G_DEFINE_QUARK (nerv-error-quark, nerv_error);
-
 /* ---- configuration ---------------------------------------------------- */
 
 void

@@ -121,13 +121,5 @@ NervScratch *nerv_model_scratch (NervModel * m);
 /* FLOPs of one forward pass (multiply-add = 2). */
 double nerv_model_forward_flops (const NervModelConfig * cfg);
 
-#define NERV_ERROR (nerv_error_quark ())
-GQuark nerv_error_quark (void);
-typedef enum {
-  NERV_ERROR_INVALID,           /* a setting out of its range */
-  NERV_ERROR_IO,
-  NERV_ERROR_DATA,              /* input data that cannot be used */
-} NervError;
-
 G_END_DECLS
 #endif
