@@ -638,7 +638,7 @@ encode_group (NervEncoder * enc)
   double allowance = 0;
   float *tmp;
   guint8 *u8;
-  double sq[NERV_MAX_PLANES] = { 0 };
+  double sq[NERV_MAX_PLANES] = { 0 }, fmse[NERV_MAX_PLANES];
   const NervModelConfig *cfg;
 
   if (n == 0)
@@ -796,17 +796,9 @@ encode_group (NervEncoder * enc)
     output_to_u8 (nerv_dsp_get (), &enc->ffmt, out,
         nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
         tmp, u8);
-    for (int c = 0, off = 0; c < enc->ffmt.n_planes; c++) {
-      const int len = nerv_frame_format_plane_width (&enc->ffmt, c) *
-          nerv_frame_format_plane_height (&enc->ffmt, c);
-      double se = 0;
-      for (int i = 0; i < len; i++) {
-        const double e = u8[off + i] / 255.0 - ref[off + i];
-        se += e * e;
-      }
-      sq[c] += se / len / n;
-      off += len;
-    }
+    nerv_frame_mse (&enc->ffmt, u8, NERV_SAMPLES_U8, ref, NERV_SAMPLES_F32, fmse);
+    for (int c = 0; c < enc->ffmt.n_planes; c++)
+      sq[c] += fmse[c] / n;
 
     pkt = g_byte_array_new ();
     if (f == 0) {

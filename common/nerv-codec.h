@@ -13,6 +13,7 @@
 #include "nerv-bitstream.h"
 #include "nerv-quant.h"
 #include "nerv-entropy.h"
+#include "nerv-train.h"
 
 G_BEGIN_DECLS
 

@@ -16,12 +16,12 @@
 #ifndef NERV_MODEL_H
 #define NERV_MODEL_H
 
+#include "nerv-frame.h"
 #include "nerv-layers.h"
 
 G_BEGIN_DECLS
 
 #define NERV_MAX_STAGES 8
-#define NERV_MAX_DIM 8192       /* frame width/height limit */
 #define NERV_MAX_CHANNELS 4096  /* any layer's channel count */
 #define NERV_MAX_PARAMS (16 * 1024 * 1024)
 #define NERV_MAX_ACTIVATIONS (384 * 1024 * 1024)  /* floats: 1.5 GiB */
