@@ -796,7 +796,8 @@ encode_group (NervEncoder * enc)
     output_to_u8 (nerv_dsp_get (), &enc->ffmt, out,
         nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
         tmp, u8);
-    nerv_frame_mse (&enc->ffmt, u8, NERV_SAMPLES_U8, ref, NERV_SAMPLES_F32, fmse);
+    nerv_frame_mse (&enc->ffmt, u8, NERV_SAMPLES_U8, ref, NERV_SAMPLES_F32,
+        fmse);
     for (int c = 0; c < enc->ffmt.n_planes; c++)
       sq[c] += fmse[c] / n;
 
