@@ -75,40 +75,6 @@ nerv_frame_format_frame_size (const NervFrameFormat * f)
   return nerv_frame_format_plane_offset (f, f->n_planes);
 }
 
-/* squared error summed over n samples */
-static double
-sse_u8_u8 (const guint8 * a, const guint8 * b, size_t n)
-{
-  double s = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double e = (double) a[i] - b[i];
-    s += e * e;
-  }
-  return s;
-}
-
-static double
-sse_u8_f32 (const guint8 * a, const float *b, size_t n)
-{
-  double s = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double e = a[i] / 255.0 - b[i];
-    s += e * e;
-  }
-  return s;
-}
-
-static double
-sse_f32_f32 (const float *a, const float *b, size_t n)
-{
-  double s = 0;
-  for (size_t i = 0; i < n; i++) {
-    const float e = a[i] - b[i];
-    s += (double) e * e;
-  }
-  return s;
-}
-
 void
 nerv_frame_mse (const NervFrameFormat * fmt, const void *a,
     NervSampleType a_type, const void *b, NervSampleType b_type, double *mse)
@@ -125,13 +91,21 @@ nerv_frame_mse (const NervFrameFormat * fmt, const void *a,
     const size_t off = nerv_frame_format_plane_offset (fmt, c);
     const size_t n = (size_t) nerv_frame_format_plane_width (fmt, c) *
         nerv_frame_format_plane_height (fmt, c);
+    double se = 0;
 
-    if (a_type == NERV_SAMPLES_F32)
-      mse[c] = sse_f32_f32 (af + off, bf + off, n) / n;
-    else if (b_type == NERV_SAMPLES_F32)
-      mse[c] = sse_u8_f32 (a8 + off, bf + off, n) / n;
-    else
-      mse[c] = sse_u8_u8 (a8 + off, b8 + off, n) / n / (255.0 * 255.0);
+    for (size_t i = off; i < off + n; i++) {
+      double e;
+      if (a_type == NERV_SAMPLES_F32)
+        e = (float) (af[i] - bf[i]);
+      else if (b_type == NERV_SAMPLES_F32)
+        e = a8[i] / 255.0 - bf[i];
+      else
+        e = (double) a8[i] - b8[i];
+      se += e * e;
+    }
+    mse[c] = se / n;
+    if (a_type == NERV_SAMPLES_U8 && b_type == NERV_SAMPLES_U8)
+      mse[c] /= 255.0 * 255.0;
   }
 }
 

@@ -430,6 +430,18 @@ START_TEST (test_loss_values)
   ck_assert (fabs (mse[0] - 0.25) < 1e-9 && mse[1] == 0 && mse[2] == 0);
   ck_assert (fabs (loss - 0.25 * 6 / 8) < 1e-9);
   ck_assert (fabs (nerv_psnr (0.01) - 20.0) < 1e-9);
+  /* the same frames through nerv_frame_mse, in each pair of sample types */
+  {
+    const guint8 frame8[6] = { 255, 255, 255, 255, 128, 128 };
+    const guint8 out8[6] = { 128, 128, 128, 128, 128, 128 };
+    nerv_frame_mse (&fmt, out, NERV_SAMPLES_F32, frame, NERV_SAMPLES_F32, mse);
+    ck_assert (mse[0] == 0.25 && mse[1] == 0 && mse[2] == 0);
+    nerv_frame_mse (&fmt, out8, NERV_SAMPLES_U8, frame8, NERV_SAMPLES_U8, mse);
+    ck_assert (mse[0] == 127.0 * 127.0 / (255 * 255) && mse[1] == 0);
+    nerv_frame_mse (&fmt, frame, NERV_SAMPLES_F32, out8, NERV_SAMPLES_U8, mse);
+    ck_assert (fabs (mse[0] - 127.0 * 127.0 / (255 * 255)) < 1e-12);
+    ck_assert (fabs (mse[1] - 0.25 / (255 * 255)) < 1e-12);
+  }
 }
 END_TEST;
 
