@@ -129,23 +129,6 @@ nerv_packet_write (GByteArray * out, guint8 type, const guint8 * payload,
 /* ---- stream header ---------------------------------------------------- */
 
 void
-nerv_pixel_format_frame_format (NervPixelFormat f, int width, int height,
-    NervFrameFormat * out)
-{
-  switch (f) {
-    case NERV_FORMAT_I420:
-      nerv_frame_format_init_yuv420 (out, width, height);
-      break;
-    case NERV_FORMAT_GRAY8:
-      nerv_frame_format_init_444 (out, width, height, 1);
-      break;
-    default:
-      nerv_frame_format_init_444 (out, width, height, 3);
-      break;
-  }
-}
-
-void
 nerv_stream_header_write (const NervStreamHeader * h, GByteArray * a)
 {
   const NervModelConfig *m = &h->model;

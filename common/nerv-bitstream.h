@@ -10,8 +10,8 @@
 #ifndef NERV_BITSTREAM_H
 #define NERV_BITSTREAM_H
 
+#include "nerv-frame.h"
 #include "nerv-model.h"
-#include "nerv-train.h"
 
 G_BEGIN_DECLS
 
@@ -87,16 +87,6 @@ NervStatus nerv_packet_parse (const guint8 * data, size_t size,
 size_t nerv_packet_find_sync (const guint8 * data, size_t size);
 void nerv_packet_write (GByteArray * out, guint8 type, const guint8 * payload,
     size_t size);
-
-typedef enum {
-  NERV_FORMAT_I420 = 0,
-  NERV_FORMAT_Y444 = 1,
-  NERV_FORMAT_RGB = 2,
-  NERV_FORMAT_GRAY8 = 3,
-} NervPixelFormat;
-
-void nerv_pixel_format_frame_format (NervPixelFormat f, int width,
-    int height, NervFrameFormat * out);
 
 typedef struct {
   int version_major, version_minor;

@@ -19,26 +19,6 @@
  * to this many eighths of an octave (x2) before its fine-tune */
 #define MAX_COARSEN 8
 
-void
-nerv_encoder_settings_init (NervEncoderSettings * s)
-{
-  memset (s, 0, sizeof (*s));
-  s->format = NERV_FORMAT_I420;
-  s->fps_n = 25;
-  s->fps_d = 1;
-  s->kind = NERV_MODEL_HNERV;
-  s->params = 20000;
-  s->group_size = 8;
-  s->key_interval = 8;
-  s->epochs_key = 300;
-  s->epochs_delta = 60;
-  s->qat_epochs = 10;
-  s->weight_bits = 8;
-  s->embed_bits = 6;
-  s->delta_lr = 1.0f;
-  s->deadzone = 0.5f;
-  s->seed = 1;
-}
 
 /* ---- shared: dequantised frame planes from the network output ------- */
 
@@ -411,8 +391,8 @@ new_model (NervEncoder * enc)
 
   enc->model = nerv_model_new (cfg, enc->scratch);
   enc->quant = nerv_quant_new (cfg, enc->s.weight_bits);
-  enc->ints = (gint32 *) nerv_alloc_floats (np);
-  enc->prev_ints = (gint32 *) nerv_alloc_floats (np);
+  enc->ints = nerv_alloc_ints (np);
+  enc->prev_ints = nerv_alloc_ints (np);
   if (!nerv_group_payload_init (&enc->payload, cfg, enc->s.group_size,
           enc->s.embed_bits))
     g_error ("no memory for a group of %d frames", enc->s.group_size);
@@ -647,20 +627,15 @@ measure_group (NervEncoder * enc, GroupJob * g)
     const float *out = nerv_model_forward (enc->model, embed,
         (float) f / g->n);
 
-    output_to_u8 (enc->scratch->dsp, &enc->ffmt, out,
+    double fmse[NERV_MAX_PLANES];
+
+    output_to_u8 (nerv_dsp_get (), &enc->ffmt, out,
         nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
         tmp, u8);
-    for (int c = 0, off = 0; c < enc->ffmt.n_planes; c++) {
-      const int len = nerv_frame_format_plane_width (&enc->ffmt, c) *
-          nerv_frame_format_plane_height (&enc->ffmt, c);
-      double se = 0;
-      for (int i = 0; i < len; i++) {
-        const double e = u8[off + i] / 255.0 - ref[off + i];
-        se += e * e;
-      }
-      g->sq[c] += se / len / g->n;
-      off += len;
-    }
+    nerv_frame_mse (&enc->ffmt, u8, NERV_SAMPLES_U8, ref, NERV_SAMPLES_F32,
+        fmse);
+    for (int c = 0; c < enc->ffmt.n_planes; c++)
+      g->sq[c] += fmse[c] / g->n;
   }
   g_free (u8);
   nerv_free (tmp);
@@ -741,7 +716,7 @@ gboolean
 nerv_encoder_push_frame (NervEncoder * enc, const guint8 * const planes[3],
     const int strides[3])
 {
-  const NervDsp *dsp = enc->scratch->dsp;
+  const NervDsp *dsp = nerv_dsp_get ();
 
   g_return_val_if_fail (enc->n_buffered < enc->s.group_size, FALSE);
   if (enc->stopped)
@@ -897,7 +872,7 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
     decoder_free_model (dec);
     dec->model = nerv_model_new_inference (cfg, dec->scratch);
     dec->quant = nerv_quant_new (cfg, h.weight_bits);
-    dec->ints = (gint32 *) nerv_alloc_floats (nerv_model_config_n_params (cfg));
+    dec->ints = nerv_alloc_ints (nerv_model_config_n_params (cfg));
     nerv_pixel_format_frame_format (h.format, cfg->width, cfg->height, &dec->ffmt);
     dec->tmp = nerv_alloc_floats (nerv_frame_format_frame_size (&dec->ffmt));
     dec->frame = g_malloc (nerv_frame_format_frame_size (&dec->ffmt));
@@ -1005,7 +980,7 @@ decode_frame (NervDecoder * dec, const NervPacket * pkt)
   esize = nerv_model_config_embed_size (cfg);
   out = nerv_model_forward (dec->model, esize ? dec->embed + esize * index :
       NULL, (float) index / dec->group.n_frames);
-  output_to_u8 (dec->scratch->dsp, &dec->ffmt, out,
+  output_to_u8 (nerv_dsp_get (), &dec->ffmt, out,
       nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
       dec->tmp, dec->frame);
 

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+G_DEFINE_QUARK (nerv-error-quark, nerv_error);
+
 /* Each block keeps its size in a header so the memory counters stay exact. */
 #define NERV_HDR NERV_ALIGN
 
@@ -12,13 +14,13 @@ static gint64 mem_current;
 static gint64 mem_peak;
 G_LOCK_DEFINE_STATIC (mem_lock);
 
-static float *
-alloc_floats (size_t n, gboolean zero)
+static gpointer
+alloc_elems (size_t n, size_t elem, gboolean zero)
 {
-  size_t bytes = n * sizeof (float);
+  size_t bytes = n * elem;
   guint8 *base;
 
-  if (n > (G_MAXSIZE - NERV_HDR) / sizeof (float))
+  if (n > (G_MAXSIZE - NERV_HDR) / elem)
     return NULL;
   base = zero ? g_aligned_alloc0 (1, bytes + NERV_HDR, NERV_ALIGN) :
       g_aligned_alloc (1, bytes + NERV_HDR, NERV_ALIGN);
@@ -28,19 +30,25 @@ alloc_floats (size_t n, gboolean zero)
   if (mem_current > mem_peak)
     mem_peak = mem_current;
   G_UNLOCK (mem_lock);
-  return (float *) (base + NERV_HDR);
+  return base + NERV_HDR;
 }
 
 float *
 nerv_alloc_floats (size_t n)
 {
-  return alloc_floats (n, TRUE);
+  return alloc_elems (n, sizeof (float), TRUE);
 }
 
 float *
 nerv_alloc_floats_uninit (size_t n)
 {
-  return alloc_floats (n, FALSE);
+  return alloc_elems (n, sizeof (float), FALSE);
+}
+
+gint32 *
+nerv_alloc_ints (size_t n)
+{
+  return alloc_elems (n, sizeof (gint32), TRUE);
 }
 
 void

@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-G_DEFINE_QUARK (nerv-error-quark, nerv_error);
-
 /* ---- configuration ---------------------------------------------------- */
 
 void
@@ -135,6 +133,122 @@ nerv_model_config_anchor (NervModelConfig * cfg)
       strides, NULL);
 }
 
+/* ---- the layer table -------------------------------------------------- */
+
+size_t
+nerv_layer_out_size (const NervLayerDesc * l)
+{
+  return (size_t) l->cout * l->in_h * l->in_w;
+}
+
+static void
+add_layer (NervLayerTable * t, NervLayerKind kind, NervActivation act,
+    int cin, int cout, int k, int shuffle, int in_h, int in_w)
+{
+  NervLayerDesc *l;
+
+  g_assert (t->n_layers < NERV_MAX_LAYERS);
+  l = &t->layer[t->n_layers++];
+  l->kind = kind;
+  l->act = act;
+  l->cin = cin;
+  l->cout = cout;
+  l->k = k;
+  l->shuffle = shuffle;
+  l->in_h = in_h;
+  l->in_w = in_w;
+  l->fan_in = cin * k * k;
+  switch (kind) {
+    case NERV_LAYER_POSENC:
+      break;                    /* no parameters */
+    case NERV_LAYER_LINEAR:
+    case NERV_LAYER_CONV:
+    case NERV_LAYER_CONV_SHUFFLE:
+      l->n_w = (size_t) cout * l->fan_in;
+      l->n_b = cout;
+      break;
+  }
+  l->w_off = t->n_params;
+  l->b_off = l->w_off + l->n_w;
+  t->n_params = l->b_off + l->n_b;
+}
+
+void
+nerv_model_layers (const NervModelConfig * cfg, NervLayerTable * t)
+{
+  int h = cfg->embed_h, w = cfg->embed_w, c = cfg->fc_dim;
+
+  memset (t, 0, sizeof (*t));
+  if (cfg->n_stages < 1 || cfg->n_stages > NERV_MAX_STAGES)
+    return;
+  switch (cfg->kind) {
+    case NERV_MODEL_HNERV:
+      /* the frame's embedding -> 1x1 stem conv -> GELU */
+      add_layer (t, NERV_LAYER_CONV, NERV_ACT_GELU, cfg->embed_c, c, 1, 1, h,
+          w);
+      break;
+    case NERV_MODEL_NERV:
+      /* t -> positional encoding -> linear -> GELU -> linear to
+       * [fc_dim][h][w] -> GELU */
+      add_layer (t, NERV_LAYER_POSENC, NERV_ACT_NONE, 0, 2 * cfg->pe_levels,
+          1, 1, 1, 1);
+      add_layer (t, NERV_LAYER_LINEAR, NERV_ACT_GELU, 2 * cfg->pe_levels,
+          cfg->mlp_hidden, 1, 1, 1, 1);
+      add_layer (t, NERV_LAYER_LINEAR, NERV_ACT_GELU, cfg->mlp_hidden,
+          c * h * w, 1, 1, 1, 1);
+      break;
+    default:
+      return;
+  }
+  for (int i = 0; i < cfg->n_stages; i++) {
+    const int s = cfg->strides[i];
+    add_layer (t, NERV_LAYER_CONV_SHUFFLE, NERV_ACT_GELU, c,
+        cfg->channels[i] * s * s, cfg->kernels[i], s, h, w);
+    c = cfg->channels[i];
+    h *= s;
+    w *= s;
+  }
+  add_layer (t, NERV_LAYER_CONV, NERV_ACT_HEAD, c, cfg->out_channels,
+      cfg->head_kernel, 1, h, w);
+}
+
+/* multiply-adds count 2; the positional encoding and the activations
+ * are not counted */
+static double
+layer_flops (const NervLayerDesc * l)
+{
+  switch (l->kind) {
+    case NERV_LAYER_POSENC:
+      return 0;
+    case NERV_LAYER_LINEAR:
+    case NERV_LAYER_CONV:
+    case NERV_LAYER_CONV_SHUFFLE:
+      return 2.0 * l->n_w * l->in_h * l->in_w;
+  }
+  return 0;
+}
+
+/* Activations a layer keeps for backward, as the memory bound counts
+ * them: the blocks' conv output, shuffled values and GELU output. The
+ * stem's, the head's and the MLP's buffers have never been counted (they
+ * are small next to the blocks'); counting them now would refuse streams
+ * that decode today. */
+static gint64
+layer_kept_floats (const NervLayerDesc * l)
+{
+  switch (l->kind) {
+    case NERV_LAYER_CONV_SHUFFLE:
+      return 3 * (gint64) nerv_layer_out_size (l);
+    case NERV_LAYER_POSENC:
+    case NERV_LAYER_LINEAR:
+    case NERV_LAYER_CONV:
+      return 0;
+  }
+  return 0;
+}
+
+/* ---- configuration checks --------------------------------------------- */
+
 gboolean
 nerv_model_config_validate (const NervModelConfig * cfg, GError ** error)
 {
@@ -181,18 +295,16 @@ nerv_model_config_validate (const NervModelConfig * cfg, GError ** error)
   }
   {
     /* memory: parameters and the activations kept for backward */
-    gint64 acts = 0, hh = cfg->embed_h, ww = cfg->embed_w;
-    for (int i = 0; i < cfg->n_stages; i++) {
-      acts += 3 * (gint64) cfg->channels[i] * cfg->strides[i] * cfg->strides[i] * hh * ww;
-      hh *= cfg->strides[i];
-      ww *= cfg->strides[i];
-    }
+    NervLayerTable t;
+    gint64 acts = 0;
+    nerv_model_layers (cfg, &t);
+    for (int i = 0; i < t.n_layers; i++)
+      acts += layer_kept_floats (&t.layer[i]);
     CHECK (acts <= NERV_MAX_ACTIVATIONS, "the network would need %" G_GINT64_FORMAT
         " MiB of activations (limit %d MiB)", acts * 4 >> 20,
         (int) ((gint64) NERV_MAX_ACTIVATIONS * 4 >> 20));
-    CHECK (nerv_model_config_n_params (cfg) <= NERV_MAX_PARAMS,
-        "%zu parameters (limit %d)", nerv_model_config_n_params (cfg),
-        NERV_MAX_PARAMS);
+    CHECK (t.n_params <= NERV_MAX_PARAMS, "%zu parameters (limit %d)",
+        t.n_params, NERV_MAX_PARAMS);
   }
   CHECK (size_h >= cfg->height && size_w >= cfg->width
       && size_h <= NERV_MAX_DIM + 1024 && size_w <= NERV_MAX_DIM + 1024,
@@ -202,35 +314,12 @@ nerv_model_config_validate (const NervModelConfig * cfg, GError ** error)
 #undef CHECK
 }
 
-static size_t
-conv_params (int cin, int cout, int k)
-{
-  return (size_t) cin * cout * k * k + cout;
-}
-
-static int
-stage_cin (const NervModelConfig * cfg, int i)
-{
-  return i == 0 ? cfg->fc_dim : cfg->channels[i - 1];
-}
-
 size_t
 nerv_model_config_n_params (const NervModelConfig * cfg)
 {
-  size_t n = 0;
-  const int grid = cfg->embed_h * cfg->embed_w;
-
-  if (cfg->kind == NERV_MODEL_HNERV)
-    n += conv_params (cfg->embed_c, cfg->fc_dim, 1);
-  else
-    n += conv_params (2 * cfg->pe_levels, cfg->mlp_hidden, 1) +
-        conv_params (cfg->mlp_hidden, cfg->fc_dim * grid, 1);
-  for (int i = 0; i < cfg->n_stages; i++)
-    n += conv_params (stage_cin (cfg, i),
-        cfg->channels[i] * cfg->strides[i] * cfg->strides[i], cfg->kernels[i]);
-  n += conv_params (cfg->channels[cfg->n_stages - 1], cfg->out_channels,
-      cfg->head_kernel);
-  return n;
+  NervLayerTable t;
+  nerv_model_layers (cfg, &t);
+  return t.n_params;
 }
 
 size_t
@@ -262,21 +351,12 @@ nerv_model_config_out_height (const NervModelConfig * cfg)
 double
 nerv_model_forward_flops (const NervModelConfig * cfg)
 {
+  NervLayerTable t;
   double f = 0;
-  int h = cfg->embed_h, w = cfg->embed_w;
 
-  if (cfg->kind == NERV_MODEL_HNERV)
-    f += 2.0 * cfg->embed_c * cfg->fc_dim * h * w;
-  else
-    f += 2.0 * cfg->mlp_hidden * (2 * cfg->pe_levels + (double) cfg->fc_dim * h * w);
-  for (int i = 0; i < cfg->n_stages; i++) {
-    const int s = cfg->strides[i], k = cfg->kernels[i];
-    f += 2.0 * stage_cin (cfg, i) * cfg->channels[i] * s * s * k * k * h * w;
-    h *= s;
-    w *= s;
-  }
-  f += 2.0 * cfg->channels[cfg->n_stages - 1] * cfg->out_channels *
-      cfg->head_kernel * cfg->head_kernel * h * w;
+  nerv_model_layers (cfg, &t);
+  for (int i = 0; i < t.n_layers; i++)
+    f += layer_flops (&t.layer[i]);
   return f;
 }
 
@@ -317,33 +397,27 @@ nerv_model_config_write (const NervModelConfig * cfg, int frames, float lr,
 
 /* ---- the network ------------------------------------------------------ */
 
+/* A layer of the table with its buffers. */
 typedef struct {
-  NervConvShape shape;
-  size_t w_off, b_off;          /* into params/grads */
-  int h, w;                     /* input grid */
-  int stride;                   /* pixel shuffle after it (1: none) */
-  float *x;                     /* input (borrowed: previous layer's output) */
-  float *z;                     /* conv output */
-  float *pre;                   /* shuffled, before GELU */
-  float *y;                     /* after GELU */
-} Stage;
+  NervLayerDesc d;
+  NervConvShape shape;          /* the conv kinds' */
+  const float *x;               /* input: the previous layer's y (borrowed) */
+  float *z;                     /* the operation's output */
+  float *pre;                   /* CONV_SHUFFLE: shuffled, before GELU */
+  float *y;                     /* after the activation (z when none) */
+} Layer;
 
 struct _NervModel {
   NervModelConfig cfg;
   NervScratch *scratch;
   float *params, *grads;
   size_t n_params;
-
-  /* NeRV MLP */
-  size_t fc1_w, fc1_b, fc2_w, fc2_b;
-  float *pe, *h1, *a1, *h2;
-  /* HNeRV stem (stage index -1 in spirit): 1x1 conv + GELU */
-  Stage stem;
-  Stage stages[NERV_MAX_STAGES];
-  Stage head;                   /* z = logits, y = output */
-  float *embed_copy;            /* the stem's input, kept for backward */
+  int n_layers;
+  Layer layers[NERV_MAX_LAYERS];
+  float *input;                 /* the first layer's input (HNeRV: the
+                                 * embedding), kept for backward */
+  size_t input_size;
   float *dbuf[2];               /* gradient ping-pong buffers */
-  size_t dbuf_size;
 };
 
 const NervModelConfig *
@@ -352,15 +426,53 @@ nerv_model_config (const NervModel * m)
   return &m->cfg;
 }
 
-static size_t
-add_conv (NervModel * m, size_t off, Stage * st, int cin, int cout, int k)
+/* Does the layer read its predecessor's output (or the model input)? */
+static gboolean
+layer_has_input (const NervLayerDesc * l)
 {
-  st->shape.cin = cin;
-  st->shape.cout = cout;
-  st->shape.k = k;
-  st->w_off = off;
-  st->b_off = off + (size_t) cin * cout * k * k;
-  return st->b_off + cout;
+  return l->kind != NERV_LAYER_POSENC;
+}
+
+/* Does a gradient at its output go anywhere (parameters or input)? */
+static gboolean
+layer_has_backward (const NervLayerDesc * l)
+{
+  return l->n_w > 0 || layer_has_input (l);
+}
+
+static void
+layer_setup (Layer * l, const NervLayerDesc * d, const float *x,
+    gboolean training)
+{
+  const size_t n = nerv_layer_out_size (d);
+
+  l->d = *d;
+  l->shape.cin = d->cin;
+  l->shape.cout = d->cout;
+  l->shape.k = d->k;
+  l->x = x;
+  /* written before they are read: not zeroed, so a model's pages are only
+   * touched when frames run through it */
+  if (d->kind == NERV_LAYER_POSENC) {
+    l->y = nerv_alloc_floats_uninit (n);
+    return;
+  }
+  l->z = nerv_alloc_floats_uninit (n);
+  l->y = d->act == NERV_ACT_NONE ? l->z : nerv_alloc_floats_uninit (n);
+  /* inference shuffles into y and applies GELU in place (no shuffled
+   * values kept) */
+  if (d->kind == NERV_LAYER_CONV_SHUFFLE)
+    l->pre = training ? nerv_alloc_floats_uninit (n) : l->y;
+}
+
+static void
+layer_free (Layer * l)
+{
+  if (l->pre != l->y)
+    nerv_free (l->pre);
+  if (l->y != l->z)
+    nerv_free (l->y);
+  nerv_free (l->z);
 }
 
 static NervModel *model_new (const NervModelConfig * cfg,
@@ -382,93 +494,35 @@ static NervModel *
 model_new (const NervModelConfig * cfg, NervScratch * scratch,
     gboolean training)
 {
+  NervLayerTable table;
+  const NervLayerDesc *first;
   NervModel *m;
-  size_t off = 0, grid;
-  int h = cfg->embed_h, w = cfg->embed_w;
-  Stage *prev;
+  size_t dbuf_size = 0;
 
   g_return_val_if_fail (nerv_model_config_validate (cfg, NULL), NULL);
   m = g_new0 (NervModel, 1);
   m->cfg = *cfg;
   m->scratch = scratch;
-  grid = (size_t) h * w;
-
-  if (cfg->kind == NERV_MODEL_NERV) {
-    m->fc1_w = off;
-    m->fc1_b = off + (size_t) cfg->mlp_hidden * 2 * cfg->pe_levels;
-    off = m->fc1_b + cfg->mlp_hidden;
-    m->fc2_w = off;
-    m->fc2_b = off + (size_t) cfg->fc_dim * grid * cfg->mlp_hidden;
-    off = m->fc2_b + cfg->fc_dim * grid;
-    m->pe = nerv_alloc_floats (2 * cfg->pe_levels);
-    m->h1 = nerv_alloc_floats (cfg->mlp_hidden);
-    m->a1 = nerv_alloc_floats (cfg->mlp_hidden);
-    m->h2 = nerv_alloc_floats (cfg->fc_dim * grid);
-    /* the stem slot only carries the MLP output into stage 0 */
-    m->stem.y = nerv_alloc_floats (cfg->fc_dim * grid);
-  } else {
-    off = add_conv (m, off, &m->stem, cfg->embed_c, cfg->fc_dim, 1);
-    m->stem.h = h;
-    m->stem.w = w;
-    m->stem.stride = 1;
-    m->embed_copy = nerv_alloc_floats (nerv_model_config_embed_size (cfg));
-    m->stem.x = m->embed_copy;
-    m->stem.z = nerv_alloc_floats (cfg->fc_dim * grid);
-    m->stem.y = nerv_alloc_floats (cfg->fc_dim * grid);
+  nerv_model_layers (cfg, &table);
+  first = &table.layer[0];
+  if (layer_has_input (first)) {
+    m->input_size = (size_t) first->cin * first->in_h * first->in_w;
+    m->input = nerv_alloc_floats (m->input_size);
   }
-  m->dbuf_size = MAX ((size_t) cfg->embed_c, (size_t) cfg->fc_dim) * grid +
-      cfg->mlp_hidden;
-
-  prev = &m->stem;
-  for (int i = 0; i < cfg->n_stages; i++) {
-    Stage *st = &m->stages[i];
-    const int s = cfg->strides[i];
-    const int cout = cfg->channels[i] * s * s;
-    const size_t zsize = (size_t) cout * h * w;
-    off = add_conv (m, off, st, stage_cin (cfg, i), cout, cfg->kernels[i]);
-    st->h = h;
-    st->w = w;
-    st->stride = s;
-    st->x = prev->y;
-    /* written before they are read: not zeroed, so a model's pages are
-     * only touched when frames run through it. Inference shuffles into y
-     * and applies GELU in place (no pre-activation kept). */
-    st->z = nerv_alloc_floats_uninit (zsize);
-    st->y = nerv_alloc_floats_uninit (zsize);
-    st->pre = training ? nerv_alloc_floats_uninit (zsize) : st->y;
-    m->dbuf_size = MAX (m->dbuf_size, zsize);
-    h *= s;
-    w *= s;
-    prev = st;
+  m->n_layers = table.n_layers;
+  for (int i = 0; i < table.n_layers; i++) {
+    layer_setup (&m->layers[i], &table.layer[i],
+        i ? m->layers[i - 1].y : m->input, training);
+    dbuf_size = MAX (dbuf_size, nerv_layer_out_size (&table.layer[i]));
   }
-  off = add_conv (m, off, &m->head, cfg->channels[cfg->n_stages - 1],
-      cfg->out_channels, cfg->head_kernel);
-  m->head.h = h;
-  m->head.w = w;
-  m->head.stride = 1;
-  m->head.x = prev->y;
-  m->head.z = nerv_alloc_floats_uninit ((size_t) cfg->out_channels * h * w);
-  m->head.y = nerv_alloc_floats_uninit ((size_t) cfg->out_channels * h * w);
-  m->dbuf_size = MAX (m->dbuf_size, (size_t) cfg->out_channels * h * w);
-
-  g_assert (off == nerv_model_config_n_params (cfg));
-  m->n_params = off;
-  m->params = nerv_alloc_floats (off);
+  m->n_params = table.n_params;
+  m->params = nerv_alloc_floats (m->n_params);
   if (training) {
-    m->grads = nerv_alloc_floats (off);
-    m->dbuf[0] = nerv_alloc_floats_uninit (m->dbuf_size);
-    m->dbuf[1] = nerv_alloc_floats_uninit (m->dbuf_size);
+    m->grads = nerv_alloc_floats (m->n_params);
+    m->dbuf[0] = nerv_alloc_floats_uninit (dbuf_size);
+    m->dbuf[1] = nerv_alloc_floats_uninit (dbuf_size);
   }
   return m;
-}
-
-static void
-stage_free (Stage * st)
-{
-  nerv_free (st->z);
-  if (st->pre != st->y)
-    nerv_free (st->pre);
-  nerv_free (st->y);
 }
 
 void
@@ -476,15 +530,9 @@ nerv_model_free (NervModel * m)
 {
   if (!m)
     return;
-  stage_free (&m->stem);
-  for (int i = 0; i < m->cfg.n_stages; i++)
-    stage_free (&m->stages[i]);
-  stage_free (&m->head);
-  nerv_free (m->pe);
-  nerv_free (m->h1);
-  nerv_free (m->a1);
-  nerv_free (m->h2);
-  nerv_free (m->embed_copy);
+  for (int i = 0; i < m->n_layers; i++)
+    layer_free (&m->layers[i]);
+  nerv_free (m->input);
   nerv_free (m->params);
   nerv_free (m->grads);
   nerv_free (m->dbuf[0]);
@@ -524,130 +572,160 @@ init_uniform (AVLFG * lfg, float *p, size_t n, double bound)
   }
 }
 
-static void
-init_layer (AVLFG * lfg, float *params, size_t w_off, size_t b_off,
-    size_t n_w, size_t n_b, int fan_in)
-{
-  const double bound = 1.0 / sqrt ((double) fan_in);
-  init_uniform (lfg, params + w_off, n_w, bound);
-  init_uniform (lfg, params + b_off, n_b, bound);
-}
-
-static void
-init_conv (AVLFG * lfg, float *params, const Stage * st)
-{
-  const NervConvShape *c = &st->shape;
-  init_layer (lfg, params, st->w_off, st->b_off,
-      (size_t) c->cin * c->cout * c->k * c->k, c->cout, c->cin * c->k * c->k);
-}
-
 void
 nerv_model_init_params (NervModel * m, guint32 seed)
 {
   AVLFG lfg;
-  const NervModelConfig *cfg = &m->cfg;
 
   av_lfg_init (&lfg, seed);
-  if (cfg->kind == NERV_MODEL_NERV) {
-    const int in = 2 * cfg->pe_levels;
-    const size_t out2 = (size_t) cfg->fc_dim * cfg->embed_h * cfg->embed_w;
-    init_layer (&lfg, m->params, m->fc1_w, m->fc1_b,
-        (size_t) in * cfg->mlp_hidden, cfg->mlp_hidden, in);
-    init_layer (&lfg, m->params, m->fc2_w, m->fc2_b,
-        out2 * cfg->mlp_hidden, out2, cfg->mlp_hidden);
-  } else {
-    init_conv (&lfg, m->params, &m->stem);
+  for (int i = 0; i < m->n_layers; i++) {
+    const NervLayerDesc *d = &m->layers[i].d;
+    const double bound = 1.0 / sqrt ((double) d->fan_in);
+    if (!d->n_w)
+      continue;
+    init_uniform (&lfg, m->params + d->w_off, d->n_w, bound);
+    init_uniform (&lfg, m->params + d->b_off, d->n_b, bound);
   }
-  for (int i = 0; i < cfg->n_stages; i++)
-    init_conv (&lfg, m->params, &m->stages[i]);
-  init_conv (&lfg, m->params, &m->head);
 }
 
 static void
-conv_fwd (NervModel * m, Stage * st)
+layer_forward (NervModel * m, Layer * l, float t)
 {
-  nerv_conv2d_forward (m->scratch, &st->shape, st->x, st->h, st->w,
-      m->params + st->w_off, m->params + st->b_off, st->z);
+  const NervLayerDesc *d = &l->d;
+  const NervDsp *dsp = m->scratch->dsp;
+  const size_t n = nerv_layer_out_size (d);
+  const float *w = m->params + d->w_off;
+  const float *b = d->n_b ? m->params + d->b_off : NULL;
+
+  switch (d->kind) {
+    case NERV_LAYER_POSENC:
+      nerv_positional_encoding (t, d->cout / 2, l->y);
+      return;
+    case NERV_LAYER_LINEAR:
+      nerv_linear_forward (dsp, d->cin, d->cout, l->x, w, b, l->z);
+      break;
+    case NERV_LAYER_CONV:
+    case NERV_LAYER_CONV_SHUFFLE:
+      nerv_conv2d_forward (m->scratch, &l->shape, l->x, d->in_h, d->in_w, w,
+          b, l->z);
+      break;
+  }
+  if (d->kind == NERV_LAYER_CONV_SHUFFLE) {
+    nerv_shuffle_gelu_forward (m->scratch, l->z,
+        d->cout / (d->shuffle * d->shuffle), d->in_h, d->in_w, d->shuffle,
+        l->pre, l->y);
+    return;
+  }
+  switch (d->act) {
+    case NERV_ACT_NONE:
+      break;
+    case NERV_ACT_GELU:
+      /* vectors on the calling thread, grids over the pool */
+      if (d->kind == NERV_LAYER_LINEAR)
+        dsp->gelu_fwd (l->y, l->z, (int) n);
+      else
+        nerv_gelu_forward (m->scratch, l->z, l->y, n);
+      break;
+    case NERV_ACT_HEAD:
+      nerv_head_act_forward (l->z, l->y, n);
+      break;
+  }
 }
 
 const float *
 nerv_model_forward (NervModel * m, const float *embed, float t)
 {
-  const NervModelConfig *cfg = &m->cfg;
-  const size_t grid = (size_t) cfg->embed_h * cfg->embed_w;
-  Stage *hd = &m->head;
-
-  if (cfg->kind == NERV_MODEL_NERV) {
-    const int in = 2 * cfg->pe_levels;
-    nerv_positional_encoding (t, cfg->pe_levels, m->pe);
-    nerv_linear_forward (m->scratch->dsp, in, cfg->mlp_hidden, m->pe,
-        m->params + m->fc1_w, m->params + m->fc1_b, m->h1);
-    m->scratch->dsp->gelu_fwd (m->a1, m->h1, cfg->mlp_hidden);
-    nerv_linear_forward (m->scratch->dsp, cfg->mlp_hidden,
-        (int) (cfg->fc_dim * grid), m->a1, m->params + m->fc2_w,
-        m->params + m->fc2_b, m->h2);
-    m->scratch->dsp->gelu_fwd (m->stem.y, m->h2, (int) (cfg->fc_dim * grid));
-  } else {
-    memcpy (m->embed_copy, embed,
-        sizeof (float) * nerv_model_config_embed_size (cfg));
-    conv_fwd (m, &m->stem);
-    nerv_gelu_forward (m->scratch, m->stem.z, m->stem.y, cfg->fc_dim * grid);
-  }
-  for (int i = 0; i < cfg->n_stages; i++) {
-    Stage *st = &m->stages[i];
-    conv_fwd (m, st);
-    nerv_shuffle_gelu_forward (m->scratch, st->z, cfg->channels[i], st->h,
-        st->w, st->stride, st->pre, st->y);
-  }
-  conv_fwd (m, hd);
-  nerv_head_act_forward (hd->z, hd->y,
-      (size_t) cfg->out_channels * hd->h * hd->w);
-  return hd->y;
+  if (m->input_size)
+    memcpy (m->input, embed, sizeof (float) * m->input_size);
+  for (int i = 0; i < m->n_layers; i++)
+    layer_forward (m, &m->layers[i], t);
+  return m->layers[m->n_layers - 1].y;
 }
 
-static void
-conv_bwd (NervModel * m, Stage * st, const float *dz, float *dx)
+/* The gradient at z from dy, the gradient at y: written to dz, or dy
+ * itself when the layer has no activation. */
+static const float *
+act_backward (NervModel * m, const Layer * l, const float *dy, float *dz)
 {
-  nerv_conv2d_backward (m->scratch, &st->shape, st->x, st->h, st->w,
-      m->params + st->w_off, dz, m->grads + st->w_off, m->grads + st->b_off,
-      dx);
+  const NervLayerDesc *d = &l->d;
+  const size_t n = nerv_layer_out_size (d);
+
+  if (d->kind == NERV_LAYER_CONV_SHUFFLE) {
+    nerv_shuffle_gelu_backward (m->scratch, l->pre, dy,
+        d->cout / (d->shuffle * d->shuffle), d->in_h, d->in_w, d->shuffle, dz);
+    return dz;
+  }
+  switch (d->act) {
+    case NERV_ACT_NONE:
+      return dy;
+    case NERV_ACT_GELU:
+      if (d->kind == NERV_LAYER_LINEAR)
+        m->scratch->dsp->gelu_bwd (dz, l->z, dy, (int) n);
+      else
+        nerv_gelu_backward (m->scratch, l->z, dy, dz, n);
+      return dz;
+    case NERV_ACT_HEAD:
+      nerv_head_act_backward (l->y, dy, dz, n);
+      return dz;
+  }
+  g_assert_not_reached ();
+}
+
+/* From dz, the gradient at z: accumulates the parameter gradients and
+ * writes the input gradient dx (skipped when NULL). */
+static void
+op_backward (NervModel * m, const Layer * l, const float *dz, float *dx)
+{
+  const NervLayerDesc *d = &l->d;
+  const float *w = m->params + d->w_off;
+  float *gw = m->grads + d->w_off;
+  float *gb = d->n_b ? m->grads + d->b_off : NULL;
+
+  switch (d->kind) {
+    case NERV_LAYER_POSENC:
+      break;
+    case NERV_LAYER_LINEAR:
+      nerv_linear_backward (m->scratch->dsp, d->cin, d->cout, l->x, w, dz,
+          gw, gb, dx);
+      break;
+    case NERV_LAYER_CONV:
+    case NERV_LAYER_CONV_SHUFFLE:
+      nerv_conv2d_backward (m->scratch, &l->shape, l->x, d->in_h, d->in_w, w,
+          dz, gw, gb, dx);
+      break;
+  }
+}
+
+/* the ping-pong buffer that p is not */
+static float *
+other_dbuf (NervModel * m, const float *p)
+{
+  return p == m->dbuf[1] ? m->dbuf[0] : m->dbuf[1];
 }
 
 void
 nerv_model_backward (NervModel * m, const float *dout, float *dembed)
 {
-  const NervModelConfig *cfg = &m->cfg;
-  const size_t grid = (size_t) cfg->embed_h * cfg->embed_w;
-  Stage *hd = &m->head;
-  float *d = m->dbuf[0], *dz = m->dbuf[1];
+  const float *dy = dout;       /* the gradient at the current layer's y */
 
   g_return_if_fail (m->grads != NULL);   /* not an inference model */
 
-  /* d holds the gradient at the current layer's output y */
-  nerv_head_act_backward (hd->y, dout, dz,
-      (size_t) cfg->out_channels * hd->h * hd->w);
-  conv_bwd (m, hd, dz, d);
-  for (int i = cfg->n_stages - 1; i >= 0; i--) {
-    Stage *st = &m->stages[i];
-    nerv_shuffle_gelu_backward (m->scratch, st->pre, d, cfg->channels[i],
-        st->h, st->w, st->stride, dz);
-    conv_bwd (m, st, dz, d);
-  }
-  if (cfg->kind == NERV_MODEL_NERV) {
-    const int in = 2 * cfg->pe_levels;
-    const int n2 = (int) (cfg->fc_dim * grid);
-    float *da1 = dz + n2;
-    m->scratch->dsp->gelu_bwd (dz, m->h2, d, n2);
-    nerv_linear_backward (m->scratch->dsp, cfg->mlp_hidden, n2, m->a1,
-        m->params + m->fc2_w, dz, m->grads + m->fc2_w, m->grads + m->fc2_b,
-        da1);
-    m->scratch->dsp->gelu_bwd (da1, m->h1, da1, cfg->mlp_hidden);
-    nerv_linear_backward (m->scratch->dsp, in, cfg->mlp_hidden, m->pe,
-        m->params + m->fc1_w, da1, m->grads + m->fc1_w, m->grads + m->fc1_b,
-        NULL);
-  } else {
-    nerv_gelu_backward (m->scratch, m->stem.z, d, dz, cfg->fc_dim * grid);
-    conv_bwd (m, &m->stem, dz, dembed);
+  for (int i = m->n_layers - 1; i >= 0; i--) {
+    const Layer *l = &m->layers[i];
+    const float *dz;
+    float *dx;
+
+    if (!layer_has_backward (&l->d))
+      break;
+    dz = act_backward (m, l, dy, other_dbuf (m, dy));
+    if (i == 0)
+      dx = dembed;
+    else if (layer_has_backward (&m->layers[i - 1].d))
+      dx = other_dbuf (m, dz);
+    else
+      dx = NULL;
+    op_backward (m, l, dz, dx);
+    dy = dx;
   }
 }
 

@@ -16,12 +16,12 @@
 #ifndef NERV_MODEL_H
 #define NERV_MODEL_H
 
+#include "nerv-frame.h"
 #include "nerv-layers.h"
 
 G_BEGIN_DECLS
 
 #define NERV_MAX_STAGES 8
-#define NERV_MAX_DIM 8192       /* frame width/height limit */
 #define NERV_MAX_CHANNELS 4096  /* any layer's channel count */
 #define NERV_MAX_PARAMS (16 * 1024 * 1024)
 #define NERV_MAX_ACTIVATIONS (384 * 1024 * 1024)  /* floats: 1.5 GiB */
@@ -89,6 +89,65 @@ int nerv_model_config_out_height (const NervModelConfig * cfg);
 gboolean nerv_model_config_write (const NervModelConfig * cfg, int frames,
     float lr, int steps, const char *path, GError ** error);
 
+/* ---- the layer table ---------------------------------------------------
+ * The network as a list of layers, built from the config by one function,
+ * nerv_model_layers(). Everything that depends on the layout iterates over
+ * it: the parameter count and offsets, the FLOPs, the initialisation, the
+ * activation-memory bound, the quantiser's tensor list, and the forward
+ * and backward passes. A new model kind is a branch in nerv_model_layers();
+ * a new kind of layer is a NervLayerKind value and a case in the switches
+ * of nerv-model.c that set up, run and count layers. Each layer reads the
+ * output of the layer before it, the first one the model input (a graph,
+ * with residual connections or concatenated inputs, adds source indices
+ * to NervLayerDesc). */
+#define NERV_MAX_LAYERS 32
+
+typedef enum {
+  /* NeRV's positional encoding of t: cout = 2 * levels values; no input,
+   * no parameters */
+  NERV_LAYER_POSENC,
+  /* y[cout] = W[cout][cin] x[cin] + b */
+  NERV_LAYER_LINEAR,
+  /* k x k convolution, stride 1, same padding, on an in_h x in_w grid:
+   * W[cout][cin][k][k], b[cout] */
+  NERV_LAYER_CONV,
+  /* the NeRV block: CONV, then pixel shuffle by `shuffle` (cout / shuffle^2
+   * channels on a grid shuffle times larger), then GELU; it keeps the
+   * shuffled values for backward */
+  NERV_LAYER_CONV_SHUFFLE,
+} NervLayerKind;
+
+typedef enum {
+  NERV_ACT_NONE,
+  NERV_ACT_GELU,
+  NERV_ACT_HEAD,                /* tanh(x)/2 + 1/2 */
+} NervActivation;
+
+typedef struct {
+  NervLayerKind kind;
+  NervActivation act;
+  int cin, cout;                /* channels into and out of the operation */
+  int k;                        /* kernel size (1 for vectors) */
+  int shuffle;                  /* pixel shuffle factor (1: none) */
+  int in_h, in_w;               /* input grid (1 x 1 for vectors) */
+  int fan_in;                   /* inputs of one output value: cin * k * k */
+  size_t w_off, n_w;            /* weights [cout][fan_in] in the parameters */
+  size_t b_off, n_b;            /* biases [cout] (n_b = 0: none) */
+} NervLayerDesc;
+
+typedef struct {
+  int n_layers;
+  size_t n_params;              /* of all layers, in layer order */
+  NervLayerDesc layer[NERV_MAX_LAYERS];
+} NervLayerTable;
+
+/* The layers of a config whose kind and stage count are in range (none
+ * otherwise). */
+void nerv_model_layers (const NervModelConfig * cfg, NervLayerTable * table);
+/* Floats a layer outputs, before and after its activation (a shuffle
+ * keeps the count). */
+size_t nerv_layer_out_size (const NervLayerDesc * l);
+
 typedef struct _NervModel NervModel;
 
 NervModel *nerv_model_new (const NervModelConfig * cfg, NervScratch * scratch);
@@ -99,8 +158,8 @@ NervModel *nerv_model_new_inference (const NervModelConfig * cfg,
 void nerv_model_free (NervModel * m);
 const NervModelConfig *nerv_model_config (const NervModel * m);
 
-/* All parameters in one buffer, in layer order (weight then bias per
- * layer: NeRV MLP, HNeRV stem, stages, head), PyTorch layouts. */
+/* All parameters in one buffer, in the layer table's order (weights then
+ * biases per layer: NeRV MLP, HNeRV stem, stages, head), PyTorch layouts. */
 float *nerv_model_params (NervModel * m, size_t * n);
 float *nerv_model_grads (NervModel * m, size_t * n);
 void nerv_model_zero_grads (NervModel * m);
@@ -120,14 +179,6 @@ NervScratch *nerv_model_scratch (NervModel * m);
 
 /* FLOPs of one forward pass (multiply-add = 2). */
 double nerv_model_forward_flops (const NervModelConfig * cfg);
-
-#define NERV_ERROR (nerv_error_quark ())
-GQuark nerv_error_quark (void);
-typedef enum {
-  NERV_ERROR_INVALID,           /* a setting out of its range */
-  NERV_ERROR_IO,
-  NERV_ERROR_DATA,              /* input data that cannot be used */
-} NervError;
 
 G_END_DECLS
 #endif

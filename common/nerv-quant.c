@@ -9,31 +9,27 @@
 int
 nerv_model_tensors (const NervModelConfig * cfg, NervTensorInfo * t)
 {
+  NervLayerTable layers;
   int n = 0;
-  size_t off = 0;
-  const int grid = cfg->embed_h * cfg->embed_w;
 
-#define ADD(cout, len) G_STMT_START { \
-    t[n].offset = off; t[n].rows = (cout); t[n].row_len = (len); \
-    t[n].is_bias = FALSE; off += (size_t) (cout) * (len); n++; \
-    t[n].offset = off; t[n].rows = 1; t[n].row_len = (cout); \
-    t[n].is_bias = TRUE; off += (cout); n++; } G_STMT_END
-
-  if (cfg->kind == NERV_MODEL_NERV) {
-    ADD (cfg->mlp_hidden, 2 * cfg->pe_levels);
-    ADD (cfg->fc_dim * grid, cfg->mlp_hidden);
-  } else {
-    ADD (cfg->fc_dim, cfg->embed_c);
+  nerv_model_layers (cfg, &layers);
+  for (int i = 0; i < layers.n_layers; i++) {
+    const NervLayerDesc *l = &layers.layer[i];
+    if (l->n_w) {
+      t[n].offset = l->w_off;
+      t[n].rows = l->cout;
+      t[n].row_len = l->fan_in;
+      t[n].is_bias = FALSE;
+      n++;
+    }
+    if (l->n_b) {
+      t[n].offset = l->b_off;
+      t[n].rows = 1;
+      t[n].row_len = l->cout;
+      t[n].is_bias = TRUE;
+      n++;
+    }
   }
-  for (int i = 0; i < cfg->n_stages; i++) {
-    const int cin = i == 0 ? cfg->fc_dim : cfg->channels[i - 1];
-    const int s = cfg->strides[i], k = cfg->kernels[i];
-    ADD (cfg->channels[i] * s * s, cin * k * k);
-  }
-  ADD (cfg->out_channels, cfg->channels[cfg->n_stages - 1] * cfg->head_kernel *
-      cfg->head_kernel);
-#undef ADD
-  g_assert (off == nerv_model_config_n_params (cfg));
   return n;
 }
 

@@ -14,7 +14,7 @@
 
 G_BEGIN_DECLS
 
-#define NERV_MAX_TENSORS (2 * (NERV_MAX_STAGES + 3))
+#define NERV_MAX_TENSORS (2 * NERV_MAX_LAYERS)   /* weights and biases */
 #define NERV_QUANT_EXP_MIN (-400)
 #define NERV_QUANT_EXP_MAX (200)
 
@@ -24,7 +24,8 @@ typedef struct {
   gboolean is_bias;
 } NervTensorInfo;
 
-/* The model's parameter tensors in layer order. Returns the count. */
+/* The model's parameter tensors in layer order (from the layer table):
+ * each layer's weights [cout][fan_in], then its biases. Returns the count. */
 int nerv_model_tensors (const NervModelConfig * cfg, NervTensorInfo * t);
 
 typedef struct {

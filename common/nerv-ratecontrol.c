@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "nerv-ratecontrol.h"
+#include "nerv-bitstream.h"
 
 #include <math.h>
 #include <string.h>

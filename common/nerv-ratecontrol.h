@@ -15,7 +15,7 @@
 #ifndef NERV_RATECONTROL_H
 #define NERV_RATECONTROL_H
 
-#include "nerv-codec.h"
+#include "nerv-settings.h"
 
 G_BEGIN_DECLS
 

@@ -10,59 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- frames ----------------------------------------------------------- */
-
-void
-nerv_frame_format_init_yuv420 (NervFrameFormat * f, int width, int height)
-{
-  memset (f, 0, sizeof (*f));
-  f->width = width;
-  f->height = height;
-  f->n_planes = 3;
-  f->sub_x[1] = f->sub_y[1] = f->sub_x[2] = f->sub_y[2] = 1;
-  f->weight[0] = 6.0f;
-  f->weight[1] = f->weight[2] = 1.0f;
-}
-
-void
-nerv_frame_format_init_444 (NervFrameFormat * f, int width, int height,
-    int n_planes)
-{
-  memset (f, 0, sizeof (*f));
-  f->width = width;
-  f->height = height;
-  f->n_planes = n_planes;
-  for (int c = 0; c < n_planes; c++)
-    f->weight[c] = 1.0f;
-}
-
-int
-nerv_frame_format_plane_width (const NervFrameFormat * f, int plane)
-{
-  return (f->width + (1 << f->sub_x[plane]) - 1) >> f->sub_x[plane];
-}
-
-int
-nerv_frame_format_plane_height (const NervFrameFormat * f, int plane)
-{
-  return (f->height + (1 << f->sub_y[plane]) - 1) >> f->sub_y[plane];
-}
-
-static size_t
-plane_offset (const NervFrameFormat * f, int plane)
-{
-  size_t off = 0;
-  for (int c = 0; c < plane; c++)
-    off += (size_t) nerv_frame_format_plane_width (f, c) *
-        nerv_frame_format_plane_height (f, c);
-  return off;
-}
-
-size_t
-nerv_frame_format_frame_size (const NervFrameFormat * f)
-{
-  return plane_offset (f, f->n_planes);
-}
+/* ---- clips ------------------------------------------------------------ */
 
 NervClip *
 nerv_clip_new (const NervFrameFormat * fmt, int n_frames)
@@ -87,8 +35,8 @@ nerv_clip_free (NervClip * clip)
 float *
 nerv_clip_plane (const NervClip * clip, int frame, int plane)
 {
-  return clip->data + clip->frame_size * frame + plane_offset (&clip->fmt,
-      plane);
+  return clip->data + clip->frame_size * frame +
+      nerv_frame_format_plane_offset (&clip->fmt, plane);
 }
 
 static gboolean
@@ -231,7 +179,7 @@ nerv_frame_from_output (const NervFrameFormat * fmt, const float *out,
     const int ph = nerv_frame_format_plane_height (fmt, c);
     const int sx = fmt->sub_x[c], sy = fmt->sub_y[c];
     const float *o = out + c * oplane;
-    float *d = frame + plane_offset (fmt, c);
+    float *d = frame + nerv_frame_format_plane_offset (fmt, c);
 
     for (int y = 0; y < ph; y++)
       for (int x = 0; x < pw; x++) {
@@ -264,7 +212,7 @@ nerv_frame_loss (const NervFrameFormat * fmt, const float *out, int out_w,
     const int pw = nerv_frame_format_plane_width (fmt, c);
     const int ph = nerv_frame_format_plane_height (fmt, c);
     const int sx = fmt->sub_x[c], sy = fmt->sub_y[c];
-    const float *t = frame + plane_offset (fmt, c);
+    const float *t = frame + nerv_frame_format_plane_offset (fmt, c);
     const float *o = out + c * oplane;
     float *d = dout ? dout + c * oplane : NULL;
     const float gcoef = (float) (grad_scale * fmt->weight[c] / sumw * 2.0 /
@@ -307,25 +255,6 @@ nerv_frame_loss (const NervFrameFormat * fmt, const float *out, int out_w,
     total += fmt->weight[c] * se;
   }
   return total / sumw;
-}
-
-double
-nerv_psnr (double mse)
-{
-  if (mse <= 1e-10)
-    return 100.0;
-  return -10.0 * log10 (mse);
-}
-
-double
-nerv_psnr_weighted (const NervFrameFormat * fmt, const double *mse)
-{
-  double sumw = 0, acc = 0;
-  for (int c = 0; c < fmt->n_planes; c++) {
-    acc += fmt->weight[c] * nerv_psnr (mse[c]);
-    sumw += fmt->weight[c];
-  }
-  return acc / sumw;
 }
 
 /* ---- training --------------------------------------------------------- */
@@ -616,6 +545,7 @@ evaluate (NervTrainer * t, double *mse, gboolean u8)
   const NervFrameFormat *fmt = &t->clip->fmt;
   const int np = fmt->n_planes;
   float *frame = nerv_alloc_floats (t->clip->frame_size);
+  double fmse[NERV_MAX_PLANES];
 
   memset (mse, 0, sizeof (double) * np);
   for (int f = 0; f < t->clip->n_frames; f++) {
@@ -623,20 +553,13 @@ evaluate (NervTrainer * t, double *mse, gboolean u8)
         t->esize ? t->embed + t->esize * f : NULL, frame_pos (t, f));
     const float *ref = t->clip->data + t->clip->frame_size * f;
     nerv_frame_from_output (fmt, out, ow, oh, frame);
-    for (int c = 0; c < np; c++) {
-      const size_t off = plane_offset (fmt, c);
-      const size_t n = (size_t) nerv_frame_format_plane_width (fmt, c) *
-          nerv_frame_format_plane_height (fmt, c);
-      double se = 0;
-      for (size_t i = 0; i < n; i++) {
-        float v = frame[off + i], e;
-        if (u8)
-          v = floorf (CLAMP (v, 0.0f, 1.0f) * 255.0f + 0.5f) / 255.0f;
-        e = v - ref[off + i];
-        se += (double) e * e;
-      }
-      mse[c] += se / n / t->clip->n_frames;
-    }
+    if (u8)
+      for (size_t i = 0; i < t->clip->frame_size; i++)
+        frame[i] = floorf (CLAMP (frame[i], 0.0f, 1.0f) * 255.0f + 0.5f) /
+            255.0f;
+    nerv_frame_mse (fmt, frame, NERV_SAMPLES_F32, ref, NERV_SAMPLES_F32, fmse);
+    for (int c = 0; c < np; c++)
+      mse[c] += fmse[c] / t->clip->n_frames;
   }
   nerv_free (frame);
 }

@@ -6,28 +6,12 @@
 #ifndef NERV_TRAIN_H
 #define NERV_TRAIN_H
 
+#include "nerv-frame.h"
 #include "nerv-model.h"
 
 G_BEGIN_DECLS
 
-#define NERV_MAX_PLANES 3
-
-/* Planar float frames in [0,1]. Plane 0 is full size; the others may be
- * subsampled by 2 (4:2:0 chroma: sub_x = sub_y = 1), sizes rounded up. */
-typedef struct {
-  int width, height;
-  int n_planes;                 /* 1 or 3 */
-  int sub_x[NERV_MAX_PLANES], sub_y[NERV_MAX_PLANES];   /* log2, 0 or 1 */
-  float weight[NERV_MAX_PLANES];        /* loss weights: 6,1,1 for YUV */
-} NervFrameFormat;
-
-void nerv_frame_format_init_yuv420 (NervFrameFormat * f, int width, int height);
-void nerv_frame_format_init_444 (NervFrameFormat * f, int width, int height,
-    int n_planes);
-int nerv_frame_format_plane_width (const NervFrameFormat * f, int plane);
-int nerv_frame_format_plane_height (const NervFrameFormat * f, int plane);
-size_t nerv_frame_format_frame_size (const NervFrameFormat * f);
-
+/* Float frames in [0,1], laid out as nerv-frame.h says. */
 typedef struct {
   NervFrameFormat fmt;
   int n_frames;
@@ -63,11 +47,6 @@ double nerv_frame_loss (const NervFrameFormat * fmt, const float *out,
  * to the frame, subsampled planes as 2x2 means (float, not clamped). */
 void nerv_frame_from_output (const NervFrameFormat * fmt, const float *out,
     int out_w, int out_h, float *frame);
-
-/* PSNR for a peak of 1.0; 100 dB for a zero error. */
-double nerv_psnr (double mse);
-/* (6 PSNR_Y + PSNR_U + PSNR_V) / 8 style: plane PSNRs weighted by fmt. */
-double nerv_psnr_weighted (const NervFrameFormat * fmt, const double *mse);
 
 typedef struct {
   int epoch, n_epochs;

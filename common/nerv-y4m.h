@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "nerv-bitstream.h"
+#include "nerv-frame.h"
 
 G_BEGIN_DECLS
 

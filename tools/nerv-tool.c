@@ -467,18 +467,10 @@ cmd_psnr (int argc, char **argv)
   fa = g_malloc (a.frame_size);
   fb = g_malloc (b.frame_size);
   while (nerv_y4m_read_frame (&a, fa) && nerv_y4m_read_frame (&b, fb)) {
-    size_t off = 0;
-    for (int c = 0; c < a.fmt.n_planes; c++) {
-      const size_t len = (size_t) nerv_frame_format_plane_width (&a.fmt, c) *
-          nerv_frame_format_plane_height (&a.fmt, c);
-      double s = 0;
-      for (size_t i = 0; i < len; i++) {
-        const double e = (double) fa[off + i] - fb[off + i];
-        s += e * e;
-      }
-      se[c] += s / len / (255.0 * 255.0);
-      off += len;
-    }
+    double mse[NERV_MAX_PLANES];
+    nerv_frame_mse (&a.fmt, fa, NERV_SAMPLES_U8, fb, NERV_SAMPLES_U8, mse);
+    for (int c = 0; c < a.fmt.n_planes; c++)
+      se[c] += mse[c];
     n++;
   }
   if (!n) {

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nerv-quant.h"
 #include "nerv-train.h"
 
 static AVLFG lfg;
@@ -442,6 +443,18 @@ START_TEST (test_loss_values)
   ck_assert (fabs (mse[0] - 0.25) < 1e-9 && mse[1] == 0 && mse[2] == 0);
   ck_assert (fabs (loss - 0.25 * 6 / 8) < 1e-9);
   ck_assert (fabs (nerv_psnr (0.01) - 20.0) < 1e-9);
+  /* the same frames through nerv_frame_mse, in each pair of sample types */
+  {
+    const guint8 frame8[6] = { 255, 255, 255, 255, 128, 128 };
+    const guint8 out8[6] = { 128, 128, 128, 128, 128, 128 };
+    nerv_frame_mse (&fmt, out, NERV_SAMPLES_F32, frame, NERV_SAMPLES_F32, mse);
+    ck_assert (mse[0] == 0.25 && mse[1] == 0 && mse[2] == 0);
+    nerv_frame_mse (&fmt, out8, NERV_SAMPLES_U8, frame8, NERV_SAMPLES_U8, mse);
+    ck_assert (mse[0] == 127.0 * 127.0 / (255 * 255) && mse[1] == 0);
+    nerv_frame_mse (&fmt, frame, NERV_SAMPLES_F32, out8, NERV_SAMPLES_U8, mse);
+    ck_assert (fabs (mse[0] - 127.0 * 127.0 / (255 * 255)) < 1e-12);
+    ck_assert (fabs (mse[1] - 0.25 / (255 * 255)) < 1e-12);
+  }
 }
 END_TEST;
 
@@ -585,6 +598,63 @@ START_TEST (test_config_limits)
 }
 END_TEST;
 
+/* The layer table: layers in order, parameters packed without gaps, and
+ * the counts the rest of the code derives from it. */
+START_TEST (test_layer_table)
+{
+  static const struct {
+    NervModelKind kind;
+    int width, height;
+    size_t budget;
+    int n_layers;
+    size_t n_params;
+    double flops;
+  } cases[] = {
+    {NERV_MODEL_HNERV, 320, 160, 0, 7, 476470, 2765020016.0},   /* anchor */
+    {NERV_MODEL_HNERV, 320, 192, 20000, 7, 17651, 126645120.0},
+    {NERV_MODEL_NERV, 320, 192, 20000, 9, 19287, 120578560.0},
+  };
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    NervModelConfig cfg;
+    NervLayerTable t;
+    NervTensorInfo ti[NERV_MAX_TENSORS];
+    size_t off = 0;
+    int n_tensors = 0;
+
+    if (cases[c].budget)
+      ck_assert (nerv_model_config_for_budget (&cfg, cases[c].kind,
+              cases[c].width, cases[c].height, 3, cases[c].budget, NULL));
+    else
+      nerv_model_config_anchor (&cfg);
+    nerv_model_layers (&cfg, &t);
+    ck_assert_int_eq (t.n_layers, cases[c].n_layers);
+    ck_assert_uint_eq (t.n_params, cases[c].n_params);
+    ck_assert_uint_eq (nerv_model_config_n_params (&cfg), cases[c].n_params);
+    ck_assert (nerv_model_forward_flops (&cfg) == cases[c].flops);
+    ck_assert_int_eq (t.layer[0].kind, cases[c].kind == NERV_MODEL_NERV ?
+        NERV_LAYER_POSENC : NERV_LAYER_CONV);
+    ck_assert_int_eq (t.layer[t.n_layers - 1].act, NERV_ACT_HEAD);
+    ck_assert_int_eq (t.layer[t.n_layers - 1].cout, 3);
+    ck_assert_int_eq (t.layer[t.n_layers - 1].in_w,
+        nerv_model_config_out_width (&cfg));
+    for (int i = 0; i < t.n_layers; i++) {
+      const NervLayerDesc *l = &t.layer[i];
+      ck_assert_uint_eq (l->w_off, off);
+      ck_assert_uint_eq (l->b_off, off + l->n_w);
+      ck_assert_uint_eq (l->n_w, (size_t) l->cout * l->fan_in);
+      off = l->b_off + l->n_b;
+      if (i > 0)                /* each layer reads the one before */
+        ck_assert_uint_eq ((size_t) l->cin * l->in_h * l->in_w,
+            nerv_layer_out_size (&t.layer[i - 1]));
+      n_tensors += (l->n_w > 0) + (l->n_b > 0);
+    }
+    ck_assert_uint_eq (off, t.n_params);
+    ck_assert_int_eq (nerv_model_tensors (&cfg, ti), n_tensors);
+  }
+}
+END_TEST;
+
 static Suite *
 ops_suite (void)
 {
@@ -605,6 +675,7 @@ ops_suite (void)
   tcase_add_test (tc, test_model_grad_nerv);
   tcase_add_test (tc, test_config_anchor);
   tcase_add_test (tc, test_config_limits);
+  tcase_add_test (tc, test_layer_table);
   suite_add_tcase (s, tc);
   return s;
 }
