@@ -58,11 +58,19 @@ struct _NervEncoder {
   gboolean stopped;
 };
 
+/* The learning rates of a model of this size when the settings leave them
+ * at 0 (measured, docs/design.md: small models want a large rate, and
+ * their embeddings a larger one) */
 static float
 default_lr (size_t params)
 {
-  /* measured, docs/design.md: small models want a large rate */
   return params < 100000 ? 2e-2f : 1e-3f;
+}
+
+static float
+default_embed_lr (size_t params)
+{
+  return params < 100000 ? 4.0f : 1.0f;
 }
 
 /* The model: the rate control's for the key period from the next frame,
@@ -84,32 +92,8 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
 {
   NervEncoder *enc;
 
-#define CHECK(cond, ...) G_STMT_START { if (!(cond)) { \
-    g_set_error (error, NERV_ERROR, NERV_ERROR_INVALID, __VA_ARGS__); \
-    return NULL; } } G_STMT_END
-  CHECK (s->width >= 1 && s->width <= NERV_MAX_DIM && s->height >= 1
-      && s->height <= NERV_MAX_DIM, "frame size %dx%d not within 1..%d",
-      s->width, s->height, NERV_MAX_DIM);
-  CHECK (s->format <= NERV_FORMAT_GRAY8, "unknown pixel format");
-  CHECK (s->group_size >= 0 && s->group_size <= NERV_MAX_GROUP,
-      "group size %d not within 1..%d", s->group_size, NERV_MAX_GROUP);
-  CHECK (s->key_interval >= 1 && s->key_interval <= 65535,
-      "key interval %d not within 1..65535", s->key_interval);
-  CHECK (s->weight_bits >= 2 && s->weight_bits <= 16,
-      "weight bits %d not within 2..16", s->weight_bits);
-  CHECK (s->embed_bits >= 2 && s->embed_bits <= 16,
-      "embedding bits %d not within 2..16", s->embed_bits);
-  CHECK (s->epochs_key >= 1 && s->epochs_delta >= 1 && s->qat_epochs >= 0
-      && s->epochs_key <= 100000 && s->epochs_delta <= 100000
-      && s->qat_epochs <= 100000, "epochs out of range");
-  CHECK (s->bitrate > 0 || (s->params >= 100 && s->params <= NERV_MAX_PARAMS),
-      "parameter budget %zu not within 100..%d", s->params, NERV_MAX_PARAMS);
-  CHECK (s->bitrate <= 1000000, "bitrate %u kbit/s above 1000000", s->bitrate);
-  CHECK (s->delta_lr > 0 && s->delta_lr <= 10, "delta lr %g not within (0, 10]",
-      s->delta_lr);
-  CHECK (s->deadzone >= 0 && s->deadzone <= 1000, "deadzone %g not within 0..1000",
-      s->deadzone);
-#undef CHECK
+  if (!nerv_encoder_settings_check (s, error))
+    return NULL;
 
   enc = g_new0 (NervEncoder, 1);
   enc->s = *s;
@@ -168,6 +152,17 @@ nerv_encoder_free (NervEncoder * enc)
   nerv_scratch_free (enc->scratch);
   nerv_pool_free (enc->pool);
   g_free (enc);
+}
+
+void
+nerv_encoder_get_settings (NervEncoder * enc, NervEncoderSettings * out)
+{
+  *out = enc->s;
+  out->params = nerv_model_config_n_params (&enc->cfg);
+  if (out->lr <= 0)
+    out->lr = default_lr (out->params);
+  if (out->embed_lr <= 0)
+    out->embed_lr = default_embed_lr (out->params);
 }
 
 const NervModelConfig *
@@ -465,8 +460,8 @@ train_group (NervEncoder * enc, GroupJob * g)
   nerv_train_params_init (tp);
   tp->epochs = g->from_scratch ? s->epochs_key : s->epochs_delta;
   tp->lr = s->lr > 0 ? s->lr : default_lr (g->np);
-  tp->embed_lr_scale = s->embed_lr > 0 ? s->embed_lr : (g->np < 100000 ? 4.0f :
-      1.0f);
+  tp->embed_lr_scale = s->embed_lr > 0 ? s->embed_lr :
+      default_embed_lr (g->np);
   if (!g->from_scratch) {
     /* the weights move little from the last group; the new frames'
      * embeddings still learn at their full rate */

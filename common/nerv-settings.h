@@ -2,9 +2,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The encoder's settings and its progress report: what the elements and
- * tools fill in (nerv_encoder_settings_init gives the defaults) and what
- * the encoder (nerv-codec.c) and its rate control (nerv-ratecontrol.c)
- * read.
+ * tools fill in and what the encoder (nerv-codec.c) and its rate control
+ * (nerv-ratecontrol.c) read. Every numeric setting's range and default,
+ * and the speed presets, are written once, in nerv-settings.c's tables:
+ * nerv_encoder_settings_init() sets the defaults, nerv_encoder_new()
+ * checks the ranges (nerv_encoder_settings_check()), nervenc's property
+ * specs and nerv-tool's options and help read both from there.
  */
 #ifndef NERV_SETTINGS_H
 #define NERV_SETTINGS_H
@@ -54,7 +57,84 @@ typedef struct {
   gpointer user_data;
 } NervEncoderSettings;
 
+/* The defaults: every numeric setting its table default, 25 fps I420
+ * HNeRV, no frame size (the caller sets width and height). */
 void nerv_encoder_settings_init (NervEncoderSettings * s);
+
+/* ---- the numeric settings: ranges and defaults ------------------------ */
+
+typedef enum {
+  NERV_SETTING_BITRATE,
+  NERV_SETTING_PARAMS,
+  NERV_SETTING_GROUP_SIZE,
+  NERV_SETTING_KEY_INTERVAL,
+  NERV_SETTING_EPOCHS_KEY,
+  NERV_SETTING_EPOCHS_DELTA,
+  NERV_SETTING_QAT_EPOCHS,
+  NERV_SETTING_WEIGHT_BITS,
+  NERV_SETTING_EMBED_BITS,
+  NERV_SETTING_LR,
+  NERV_SETTING_EMBED_LR,
+  NERV_SETTING_DELTA_LR,
+  NERV_SETTING_DEADZONE,
+  NERV_SETTING_THREADS,
+  NERV_SETTING_SEED,
+  NERV_N_SETTINGS
+} NervSetting;
+
+typedef struct {
+  const char *name;             /* as options spell it: "group-size" */
+  const char *blurb;            /* what it does, one line for help texts */
+  double min, max;              /* what nerv_encoder_new() accepts */
+  double def;                   /* what nerv_encoder_settings_init() sets */
+  gboolean whole;               /* a whole number (else a fraction) */
+  gboolean min_open;            /* min itself is refused: (min, max] */
+} NervSettingInfo;
+
+/* id < NERV_N_SETTINGS */
+const NervSettingInfo *nerv_setting_info (NervSetting id);
+double nerv_encoder_settings_get (const NervEncoderSettings * s, NervSetting id);
+/* Sets the setting to v; FALSE (error set, s unchanged) when v is not
+ * within its range or not a whole number where one is needed. */
+gboolean nerv_encoder_settings_set (NervEncoderSettings * s, NervSetting id,
+    double v, GError ** error);
+/* Every setting within its range (params only without a bitrate, where it
+ * is used), the frame size and format; FALSE with the first that is not. */
+gboolean nerv_encoder_settings_check (const NervEncoderSettings * s,
+    GError ** error);
+
+/* ---- speed presets: training effort ----------------------------------- */
+
+typedef enum {
+  NERV_PRESET_ULTRAFAST = 1,
+  NERV_PRESET_VERYFAST,
+  NERV_PRESET_FAST,
+  NERV_PRESET_MEDIUM,
+  NERV_PRESET_SLOW,
+  NERV_PRESET_VERYSLOW,
+} NervSpeedPreset;
+
+#define NERV_PRESET_FIRST NERV_PRESET_ULTRAFAST
+#define NERV_PRESET_LAST NERV_PRESET_VERYSLOW
+/* the one whose epochs nerv_encoder_settings_init() sets */
+#define NERV_PRESET_DEFAULT NERV_PRESET_MEDIUM
+
+typedef struct {
+  const char *name;             /* "ultrafast" */
+  int epochs_key, epochs_delta;
+} NervPresetInfo;
+
+/* NULL for a value that is not a preset */
+const NervPresetInfo *nerv_preset_info (NervSpeedPreset p);
+/* The preset named so, 0 when none is. */
+NervSpeedPreset nerv_preset_from_name (const char *name);
+/* The preset's epochs_key and epochs_delta; nothing else changes. */
+void nerv_encoder_settings_apply_preset (NervEncoderSettings * s,
+    NervSpeedPreset p);
+/* One number for the training effort: epochs from scratch, and a fifth of
+ * them (at least 1) for groups started from the last (nervenc's
+ * `epochs`). */
+void nerv_encoder_settings_apply_epochs (NervEncoderSettings * s, int epochs);
 
 G_END_DECLS
 #endif
