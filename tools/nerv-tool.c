@@ -11,10 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nerv-codec.h"
-#include "nerv-entropy.h"
-#include "nerv-syntax.h"
-#include "nerv-y4m.h"
+#include "nerv.h"
 
 /* ---- 8-bit y4m ---------------------------------------------------------- */
 
@@ -43,44 +40,156 @@ encode_progress (const NervEncoderProgress * p, gpointer user_data)
   return TRUE;
 }
 
+/* The encoder settings nerv-tool takes as options, by the core's names;
+ * their ranges, defaults and help are the core's (nerv-settings.c). */
+static const struct {
+  NervSetting id;
+  gchar short_name;
+  const gchar *arg;
+} setting_options[] = {
+  {NERV_SETTING_BITRATE, 'b', "KBPS"},
+  {NERV_SETTING_PARAMS, 'p', "N"},
+  {NERV_SETTING_GROUP_SIZE, 'g', "N"},
+  {NERV_SETTING_KEY_INTERVAL, 'k', "N"},
+  {NERV_SETTING_EPOCHS_KEY, 0, "N"},
+  {NERV_SETTING_EPOCHS_DELTA, 0, "N"},
+  {NERV_SETTING_QAT_EPOCHS, 0, "N"},
+  {NERV_SETTING_WEIGHT_BITS, 0, "N"},
+  {NERV_SETTING_EMBED_BITS, 0, "N"},
+  {NERV_SETTING_LR, 0, "LR"},
+  {NERV_SETTING_EMBED_LR, 0, "X"},
+  {NERV_SETTING_DELTA_LR, 0, "X"},
+  {NERV_SETTING_DEADZONE, 0, "STEPS"},
+  {NERV_SETTING_THREADS, 't', "N"},
+  {NERV_SETTING_SEED, 's', "N"},
+};
+
+/* What the command line says of the settings: a preset first, then the
+ * settings given, whatever their order (as x264's presets) */
+typedef struct {
+  NervSpeedPreset preset;
+  gboolean given[NERV_N_SETTINGS];
+  double value[NERV_N_SETTINGS];
+} SettingArgs;
+
+static gboolean
+parse_setting (const gchar * option, const gchar * value, gpointer data,
+    GError ** error)
+{
+  SettingArgs *a = data;
+  const gboolean is_long = option[1] == '-';
+  gchar *end;
+
+  for (guint i = 0; i < G_N_ELEMENTS (setting_options); i++) {
+    const NervSetting id = setting_options[i].id;
+    if (is_long ? strcmp (option + 2, nerv_setting_info (id)->name) != 0 :
+        option[1] != setting_options[i].short_name)
+      continue;
+    a->value[id] = g_ascii_strtod (value, &end);
+    a->given[id] = TRUE;
+    if (end == value || *end) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "%s takes a number, not %s", option, value);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
+      "unknown option %s", option);
+  return FALSE;
+}
+
+static gboolean
+parse_preset (const gchar * option, const gchar * value, gpointer data,
+    GError ** error)
+{
+  SettingArgs *a = data;
+
+  a->preset = nerv_preset_from_name (value);
+  if (!a->preset)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "%s: no preset %s", option, value);
+  return a->preset != 0;
+}
+
+/* The help of --speed-preset (in texts): the presets' epochs */
+static const gchar *
+preset_help (GPtrArray * texts)
+{
+  GString *t = g_string_new ("Training effort as nervenc's speed-preset, "
+      "epochs from scratch/of later groups:");
+
+  for (NervSpeedPreset p = NERV_PRESET_FIRST; p <= NERV_PRESET_LAST; p++) {
+    const NervPresetInfo *info = nerv_preset_info (p);
+    g_string_append_printf (t, "%s %s %d/%d", p > NERV_PRESET_FIRST ? "," : "",
+        info->name, info->epochs_key, info->epochs_delta);
+  }
+  g_string_append_printf (t, " (default %s); --epochs-key and --epochs-delta "
+      "change them", nerv_preset_info (NERV_PRESET_DEFAULT)->name);
+  g_ptr_array_add (texts, g_string_free (t, FALSE));
+  return g_ptr_array_index (texts, texts->len - 1);
+}
+
+/* One option a setting, described as "what [min..max, default d]";
+ * the texts go to texts */
+static void
+add_setting_entries (GOptionEntry * entries, GPtrArray * texts)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (setting_options); i++) {
+    const NervSettingInfo *info = nerv_setting_info (setting_options[i].id);
+    gchar *text = g_strdup_printf ("%s [%s%.10g%s%.10g, default %.10g]",
+        info->blurb, info->min_open ? "over " : "", info->min,
+        info->min_open ? " up to " : "..", info->max, info->def);
+    entries[i] = (GOptionEntry) {
+    info->name, setting_options[i].short_name, 0, G_OPTION_ARG_CALLBACK,
+          (gpointer) parse_setting, text, setting_options[i].arg};
+    g_ptr_array_add (texts, text);
+  }
+}
+
+/* The settings of the command line over the defaults; FALSE (message
+ * printed) when one is out of its range */
+static gboolean
+apply_settings (const SettingArgs * a, NervEncoderSettings * s)
+{
+  GError *err = NULL;
+
+  nerv_encoder_settings_init (s);
+  if (a->preset)
+    nerv_encoder_settings_apply_preset (s, a->preset);
+  for (int id = 0; id < NERV_N_SETTINGS; id++) {
+    if (a->given[id] && !nerv_encoder_settings_set (s, id, a->value[id], &err)) {
+      g_printerr ("nerv-tool: %s\n", err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 static int
 cmd_encode (int argc, char **argv)
 {
-  gint bitrate = 0, group_size = 8, key_interval = 8, epochs_key = 300;
-  gint epochs_delta = 60, qat = 10, wbits = 8, ebits = 6, threads = 0;
-  gint seed = 1, frames = 0, start = 0;
-  gint64 params = 20000;
+  gint frames = 0, start = 0;
   gboolean verbose = FALSE, scratch = FALSE;
   gchar *model = NULL;
-  gdouble lr = 0, embed_lr = 0, delta_lr = 1.0, deadzone = 0.5;
-  GOptionEntry entries[] = {
-    {"bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate, "Target kbit/s (0: use --params)", "KBPS"},
-    {"params", 'p', 0, G_OPTION_ARG_INT64, &params, "Decoder parameters (default 20000)", "N"},
+  SettingArgs args = { 0, };
+  const GOptionEntry other_entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_STRING, &model, "hnerv (default) or nerv", "KIND"},
-    {"group-size", 'g', 0, G_OPTION_ARG_INT, &group_size,
-        "Frames per group (default 8; 0: chosen from --bitrate)", "N"},
-    {"key-interval", 'k', 0, G_OPTION_ARG_INT, &key_interval, "Groups per key group (default 8)", "N"},
-    {"epochs-key", 0, 0, G_OPTION_ARG_INT, &epochs_key, "Epochs from scratch (default 300)", "N"},
-    {"epochs-delta", 0, 0, G_OPTION_ARG_INT, &epochs_delta, "Epochs of later groups (default 60)", "N"},
-    {"qat-epochs", 0, 0, G_OPTION_ARG_INT, &qat, "Quantisation-aware epochs (default 10)", "N"},
-    {"weight-bits", 0, 0, G_OPTION_ARG_INT, &wbits, "Weight bits (default 8)", "N"},
-    {"embed-bits", 0, 0, G_OPTION_ARG_INT, &ebits, "Embedding bits (default 6)", "N"},
-    {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Learning rate (default by size)", "LR"},
-    {"embed-lr", 0, 0, G_OPTION_ARG_DOUBLE, &embed_lr, "Embedding lr factor", "X"},
-    {"delta-lr", 0, 0, G_OPTION_ARG_DOUBLE, &delta_lr,
-        "lr of groups that start from the last, times --lr (default 1)", "X"},
-    {"deadzone", 0, 0, G_OPTION_ARG_DOUBLE, &deadzone,
-        "Residual changes under this many steps are dropped (default 0.5)", "STEPS"},
-    {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default all)", "N"},
-    {"seed", 's', 0, G_OPTION_ARG_INT, &seed, "Seed (default 1)", "N"},
+    {"speed-preset", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_preset,
+        NULL, "PRESET"},
     {"frames", 'n', 0, G_OPTION_ARG_INT, &frames, "Frames to code (default all)", "N"},
     {"start", 0, 0, G_OPTION_ARG_INT, &start, "Frames to skip", "N"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Training progress", NULL},
     {"from-scratch", 0, 0, G_OPTION_ARG_NONE, &scratch,
         "Train every group from the seed for --epochs-key (for comparisons)", NULL},
-    {NULL}
   };
+  GOptionEntry entries[G_N_ELEMENTS (setting_options) +
+      G_N_ELEMENTS (other_entries) + 1] = { {NULL}, };
   GOptionContext *ctx = g_option_context_new ("IN.y4m OUT.nerv - encode");
+  GOptionGroup *group = g_option_group_new ("encode", "Encoding", "Encoding",
+      &args, NULL);
+  GPtrArray *texts = g_ptr_array_new_with_free_func (g_free);
   GError *err = NULL;
   NervEncoderSettings s;
   NervEncoder *enc;
@@ -93,40 +202,40 @@ cmd_encode (int argc, char **argv)
   double sq_y = 0, sq_yuv = 0;
   NervGroupStats gs;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
+  add_setting_entries (entries, texts);
+  memcpy (entries + G_N_ELEMENTS (setting_options), other_entries,
+      sizeof (other_entries));
+  entries[G_N_ELEMENTS (setting_options) + 1].description = preset_help (texts);
+  g_option_group_add_entries (group, entries);
+  g_option_context_set_main_group (ctx, group);
   if (!g_option_context_parse (ctx, &argc, &argv, &err) || argc != 3) {
     g_printerr ("nerv-tool encode: %s\n", err ? err->message :
         "usage: nerv-tool encode [OPTIONS] IN.y4m OUT.nerv");
     return 2;
   }
   g_option_context_free (ctx);
+  g_ptr_array_unref (texts);
+  if (model && strcmp (model, "nerv") && strcmp (model, "hnerv")) {
+    g_printerr ("nerv-tool: --model must be hnerv or nerv\n");
+    return 2;
+  }
+  if (frames < 0 || start < 0) {
+    g_printerr ("nerv-tool: negative --frames or --start\n");
+    return 2;
+  }
+  if (!apply_settings (&args, &s))
+    return 2;
   if (!nerv_y4m_open (&y, argv[1], &err)) {
     g_printerr ("nerv-tool: %s\n", err->message);
     return 1;
   }
-  nerv_encoder_settings_init (&s);
   s.width = y.width;
   s.height = y.height;
   s.format = y.format;
   s.fps_n = y.fps_n;
   s.fps_d = y.fps_d;
   s.kind = model && !strcmp (model, "nerv") ? NERV_MODEL_NERV : NERV_MODEL_HNERV;
-  s.bitrate = (guint) MAX (bitrate, 0);
-  s.params = (size_t) MAX (params, 0);
-  s.group_size = group_size;
-  s.key_interval = key_interval;
-  s.epochs_key = epochs_key;
-  s.epochs_delta = epochs_delta;
-  s.qat_epochs = qat;
-  s.weight_bits = wbits;
-  s.embed_bits = ebits;
-  s.lr = (float) lr;
-  s.embed_lr = (float) embed_lr;
-  s.delta_lr = (float) delta_lr;
-  s.deadzone = (float) deadzone;
   s.from_scratch = scratch;
-  s.threads = threads;
-  s.seed = (guint32) seed;
   s.progress = encode_progress;
   s.user_data = GINT_TO_POINTER (verbose);
   {
@@ -138,14 +247,6 @@ cmd_encode (int argc, char **argv)
     fseek (y.f, here, SEEK_SET);
     if (avail > 0)
       s.expected_frames = (guint64) (frames > 0 ? MIN (avail, frames) : avail);
-  }
-  if (model && strcmp (model, "nerv") && strcmp (model, "hnerv")) {
-    g_printerr ("nerv-tool: --model must be hnerv or nerv\n");
-    return 2;
-  }
-  if (bitrate < 0 || frames < 0 || start < 0) {
-    g_printerr ("nerv-tool: negative --bitrate, --frames or --start\n");
-    return 2;
   }
   enc = nerv_encoder_new (&s, &err);
   if (!enc) {
@@ -185,7 +286,7 @@ cmd_encode (int argc, char **argv)
             "embeddings %zu), psnr_y %.2f psnr_yuv %.2f, %.1f s\n", gs.group,
             gs.key ? " key" : "", gs.n_frames, gs.params, gs.bits,
             gs.weight_bits, gs.embed_bits, gs.psnr_y, gs.psnr_yuv, gs.train_s);
-        if (bitrate > 0)
+        if (s.bitrate > 0)
           g_print ("  rate: allowance %.0f bits, %s %g\n", gs.allowance,
               gs.key ? "steps coarser by (1/8 octaves)" : "dead zone",
               gs.key ? (double) gs.coarsen : gs.deadzone);
@@ -301,8 +402,7 @@ cmd_decode (int argc, char **argv)
 /* ---- info --------------------------------------------------------------- */
 
 typedef struct {
-  NervGroupPayload gp;          /* the layout of the header in force */
-  gboolean have_layout;
+  NervInspector *inspector;     /* for the stream header in force */
   double huff_bits, our_bits;
 } InfoTotals;
 
@@ -324,51 +424,42 @@ print_stream_header (const NervStreamHeader * h)
 static void
 print_group (InfoTotals * it, const NervPacket * pkt, size_t used)
 {
-  NervGroupPayload *p = &it->gp;
-  const NervGroupHeader *g = &p->header;
+  const NervGroupHeader *g;
+  NervGroupInfo gi;
   NervStatus st;
-  size_t prev = 0, wbytes;
-  double hb;
 
-  if (!it->have_layout) {
+  if (!it->inspector) {
     g_print ("group: no memory for the groups of this stream header\n");
     return;
   }
-  st = nerv_group_payload_read_header (p, pkt->payload, pkt->size);
-  if (st != NERV_OK) {
+  st = nerv_inspector_read_group (it->inspector, pkt->payload, pkt->size, &gi);
+  if (!gi.have_header) {
     g_print ("group: %s\n", nerv_status_string (st));
     return;
   }
+  g = &gi.header;
   g_print ("group %u%s: %d frames from %" G_GUINT64_FORMAT ", %zu bytes",
       g->index, g->key ? " key" : "", g->n_frames, g->first_frame, used);
-  st = nerv_group_payload_read_body (p);
   if (st != NERV_OK) {
     g_print ("; %s\n", nerv_status_string (st));
     return;
   }
-  if (g->key) {
-    g_print ("; steps %zu B", p->exp_end);
-    prev = p->exp_end;
-  }
+  if (g->key)
+    g_print ("; steps %zu B", gi.steps_bytes);
   g_print ("; tensors (bits/value):");
-  for (int t = 0; t < p->n_tensors; t++) {
-    g_print (" %.2f", 8.0 * (p->tensor_end[t] - prev) / ((size_t) p->t[t].rows *
-            p->t[t].row_len));
-    prev = p->tensor_end[t];
-  }
+  for (int t = 0; t < gi.n_tensors; t++)
+    g_print (" %.2f", gi.tensor_bits[t]);
   /* HNeRV's method on the same integers: one Huffman code pooled over all
    * weight tensors of the group */
-  wbytes = prev;
-  hb = nerv_huffman_bits (p->ints, p->n_params);
   g_print ("; all %zu values: ours %.0f bits, pooled Huffman %.0f bits "
-      "(%.1f %% more)", p->n_params, 8.0 * wbytes, hb,
-      100.0 * (hb / (8.0 * wbytes) - 1));
-  if (p->embed_size)
-    g_print ("; embeddings %zu B (%s)", g->body_size - wbytes,
-        p->embed_mode ? "differences" : "as they are");
+      "(%.1f %% more)", gi.n_values, 8.0 * gi.weight_bytes, gi.huffman_bits,
+      100.0 * (gi.huffman_bits / (8.0 * gi.weight_bytes) - 1));
+  if (gi.embed_bytes)
+    g_print ("; embeddings %zu B (%s)", gi.embed_bytes,
+        gi.embed_mode ? "differences" : "as they are");
   g_print ("\n");
-  it->huff_bits += hb;
-  it->our_bits += 8.0 * wbytes;
+  it->huff_bits += gi.huffman_bits;
+  it->our_bits += 8.0 * gi.weight_bytes;
 }
 
 static int
@@ -411,8 +502,8 @@ cmd_info (int argc, char **argv)
       } else {
         const NervStreamHeader *h = &sp.unit_header;
         print_stream_header (h);
-        it.have_layout = nerv_group_payload_init (&it.gp, &h->model,
-            h->group_size, h->embed_bits);
+        nerv_inspector_free (it.inspector);
+        it.inspector = nerv_inspector_new (h);
       }
       header_bytes += sk.size;
     } else if (type == NERV_PACKET_GROUP) {
@@ -436,7 +527,7 @@ cmd_info (int argc, char **argv)
       G_GUINT64_FORMAT " B, %d key), headers %" G_GUINT64_FORMAT " B, file "
       "%zu B\n", groups, group_bytes, frames, frame_bytes, keys, header_bytes,
       len);
-  nerv_group_payload_clear (&it.gp);
+  nerv_inspector_free (it.inspector);
   g_free (data);
   return 0;
 }

@@ -29,8 +29,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_nerv_dec_debug);
 #define GST_CAT_DEFAULT gst_nerv_dec_debug
 
-#define DEFAULT_THREADS 0
-
 enum
 {
   PROP_0,
@@ -56,7 +54,7 @@ static void
 gst_nerv_dec_init (GstNervDec * self)
 {
   GstVideoDecoder *dec = GST_VIDEO_DECODER (self);
-  self->threads = DEFAULT_THREADS;
+  self->threads = (guint) nerv_setting_info (NERV_SETTING_THREADS)->def;
   gst_video_decoder_set_packetized (dec, TRUE);
   gst_video_decoder_set_needs_format (dec, TRUE);
   GST_PAD_SET_ACCEPT_TEMPLATE (GST_VIDEO_DECODER_SINK_PAD (self));
@@ -261,12 +259,15 @@ gst_nerv_dec_class_init (GstNervDecClass * klass)
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstVideoDecoderClass *vdec_class = GST_VIDEO_DECODER_CLASS (klass);
+  const NervSettingInfo *threads = nerv_setting_info (NERV_SETTING_THREADS);
 
   gobject_class->set_property = gst_nerv_dec_set_property;
   gobject_class->get_property = gst_nerv_dec_get_property;
+  /* the thread pool is the encoder's: the same range */
   g_object_class_install_property (gobject_class, PROP_THREADS,
-      g_param_spec_uint ("threads", "Threads", "Threads; 0: one per processor",
-          0, 256, DEFAULT_THREADS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      g_param_spec_uint ("threads", "Threads", threads->blurb,
+          (guint) threads->min, (guint) threads->max, (guint) threads->def,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_DOC_SHOW_DEFAULT | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

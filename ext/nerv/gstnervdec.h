@@ -7,7 +7,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
-#include "nerv-codec.h"
+#include "nerv.h"
 
 G_BEGIN_DECLS
 

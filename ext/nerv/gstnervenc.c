@@ -31,18 +31,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_nerv_enc_debug);
 #define GST_CAT_DEFAULT gst_nerv_enc_debug
 
-#define DEFAULT_BITRATE 0
-#define DEFAULT_PARAMS 20000
-#define DEFAULT_MODEL GST_NERV_ENC_MODEL_HNERV
-#define DEFAULT_PRESET GST_NERV_ENC_PRESET_MEDIUM
-#define DEFAULT_EPOCHS 0
-#define DEFAULT_GROUP_SIZE 8
-#define DEFAULT_KEYFRAME_INTERVAL 8
-#define DEFAULT_WEIGHT_BITS 8
-#define DEFAULT_EMBED_BITS 6
-#define DEFAULT_THREADS 0
-#define DEFAULT_SEED 1
-
 enum
 {
   PROP_0,
@@ -57,6 +45,27 @@ enum
   PROP_EMBED_BITS,
   PROP_THREADS,
   PROP_SEED,
+  N_PROPS
+};
+
+/* The properties that are core settings as they are (the others have no
+ * name here): their range, default and blurb are the core's
+ * (nerv-settings.c), and they write straight into self->settings. */
+static const struct
+{
+  const gchar *name, *nick;
+  NervSetting setting;
+} setting_props[N_PROPS] = {
+  [PROP_BITRATE] = {"bitrate", "Bitrate", NERV_SETTING_BITRATE},
+  [PROP_PARAMS] = {"params", "Model parameters", NERV_SETTING_PARAMS},
+  [PROP_GROUP_SIZE] = {"group-size", "Group size", NERV_SETTING_GROUP_SIZE},
+  [PROP_KEYFRAME_INTERVAL] = {"keyframe-interval", "Keyframe interval",
+      NERV_SETTING_KEY_INTERVAL},
+  [PROP_WEIGHT_BITS] = {"weight-bits", "Weight bits", NERV_SETTING_WEIGHT_BITS},
+  [PROP_EMBED_BITS] = {"embed-bits", "Embedding bits",
+      NERV_SETTING_EMBED_BITS},
+  [PROP_THREADS] = {"threads", "Threads", NERV_SETTING_THREADS},
+  [PROP_SEED] = {"seed", "Seed", NERV_SETTING_SEED},
 };
 
 #define SINK_FORMATS "{ I420, NV12, Y42B, Y444, RGB, BGR, RGBx, BGRx, xRGB, GRAY8 }"
@@ -79,8 +88,8 @@ gst_nerv_enc_model_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_NERV_ENC_MODEL_HNERV, "HNeRV: a per-frame embedding drives the decoder", "hnerv"},
-    {GST_NERV_ENC_MODEL_NERV, "NeRV: the frame position drives the decoder", "nerv"},
+    {NERV_MODEL_HNERV, "HNeRV: a per-frame embedding drives the decoder", "hnerv"},
+    {NERV_MODEL_NERV, "NeRV: the frame position drives the decoder", "nerv"},
     {0, NULL, NULL}
   };
   if (g_once_init_enter (&type))
@@ -88,28 +97,28 @@ gst_nerv_enc_model_get_type (void)
   return type;
 }
 
+/* The core's speed presets (nerv-settings.c) */
 #define GST_TYPE_NERV_ENC_PRESET (gst_nerv_enc_preset_get_type ())
 static GType
 gst_nerv_enc_preset_get_type (void)
 {
   static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_NERV_ENC_PRESET_ULTRAFAST, "30 epochs from scratch, 8 per group after", "ultrafast"},
-    {GST_NERV_ENC_PRESET_VERYFAST, "60 and 15 epochs", "veryfast"},
-    {GST_NERV_ENC_PRESET_FAST, "150 and 30 epochs", "fast"},
-    {GST_NERV_ENC_PRESET_MEDIUM, "300 and 60 epochs", "medium"},
-    {GST_NERV_ENC_PRESET_SLOW, "600 and 120 epochs", "slow"},
-    {GST_NERV_ENC_PRESET_VERYSLOW, "1200 and 240 epochs", "veryslow"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstNervEncPreset", values));
+  static GEnumValue values[NERV_PRESET_LAST - NERV_PRESET_FIRST + 2];
+
+  if (g_once_init_enter (&type)) {
+    for (NervSpeedPreset p = NERV_PRESET_FIRST; p <= NERV_PRESET_LAST; p++) {
+      const NervPresetInfo *info = nerv_preset_info (p);
+      GEnumValue *v = &values[p - NERV_PRESET_FIRST];
+      v->value = p;
+      v->value_name = g_strdup_printf ("%d epochs from scratch, %d per group "
+          "after", info->epochs_key, info->epochs_delta);
+      v->value_nick = info->name;
+    }
+    g_once_init_leave (&type, g_enum_register_static ("GstNervEncPreset",
+            values));
+  }
   return type;
 }
-
-static const int preset_epochs[][2] = {
-  {300, 60}, {30, 8}, {60, 15}, {150, 30}, {300, 60}, {600, 120}, {1200, 240}
-};
 
 #define gst_nerv_enc_parent_class parent_class
 G_DEFINE_TYPE (GstNervEnc, gst_nerv_enc, GST_TYPE_VIDEO_ENCODER);
@@ -119,17 +128,9 @@ GST_ELEMENT_REGISTER_DEFINE (nervenc, "nervenc", GST_RANK_PRIMARY,
 static void
 gst_nerv_enc_init (GstNervEnc * self)
 {
-  self->bitrate = DEFAULT_BITRATE;
-  self->params = DEFAULT_PARAMS;
-  self->model = DEFAULT_MODEL;
-  self->preset = DEFAULT_PRESET;
-  self->epochs = DEFAULT_EPOCHS;
-  self->group_size = DEFAULT_GROUP_SIZE;
-  self->keyframe_interval = DEFAULT_KEYFRAME_INTERVAL;
-  self->weight_bits = DEFAULT_WEIGHT_BITS;
-  self->embed_bits = DEFAULT_EMBED_BITS;
-  self->threads = DEFAULT_THREADS;
-  self->seed = DEFAULT_SEED;
+  nerv_encoder_settings_init (&self->settings);
+  self->preset = NERV_PRESET_DEFAULT;
+  self->epochs = 0;
   GST_PAD_SET_ACCEPT_TEMPLATE (GST_VIDEO_ENCODER_SINK_PAD (self));
 }
 
@@ -140,43 +141,26 @@ gst_nerv_enc_set_property (GObject * object, guint prop_id,
   GstNervEnc *self = GST_NERV_ENC (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_BITRATE:
-      self->bitrate = g_value_get_uint (value);
-      break;
-    case PROP_PARAMS:
-      self->params = g_value_get_uint (value);
-      break;
-    case PROP_MODEL:
-      self->model = g_value_get_enum (value);
-      break;
-    case PROP_SPEED_PRESET:
-      self->preset = g_value_get_enum (value);
-      break;
-    case PROP_EPOCHS:
-      self->epochs = g_value_get_uint (value);
-      break;
-    case PROP_GROUP_SIZE:
-      self->group_size = g_value_get_uint (value);
-      break;
-    case PROP_KEYFRAME_INTERVAL:
-      self->keyframe_interval = g_value_get_uint (value);
-      break;
-    case PROP_WEIGHT_BITS:
-      self->weight_bits = g_value_get_uint (value);
-      break;
-    case PROP_EMBED_BITS:
-      self->embed_bits = g_value_get_uint (value);
-      break;
-    case PROP_THREADS:
-      self->threads = g_value_get_uint (value);
-      break;
-    case PROP_SEED:
-      self->seed = g_value_get_uint (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  if (prop_id < N_PROPS && setting_props[prop_id].name) {
+    /* the spec's range is the core's: nothing to refuse */
+    if (!nerv_encoder_settings_set (&self->settings,
+            setting_props[prop_id].setting, g_value_get_uint (value), NULL))
+      g_warn_if_reached ();
+  } else {
+    switch (prop_id) {
+      case PROP_MODEL:
+        self->settings.kind = g_value_get_enum (value);
+        break;
+      case PROP_SPEED_PRESET:
+        self->preset = g_value_get_enum (value);
+        break;
+      case PROP_EPOCHS:
+        self->epochs = g_value_get_uint (value);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+        break;
+    }
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -188,43 +172,24 @@ gst_nerv_enc_get_property (GObject * object, guint prop_id, GValue * value,
   GstNervEnc *self = GST_NERV_ENC (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_BITRATE:
-      g_value_set_uint (value, self->bitrate);
-      break;
-    case PROP_PARAMS:
-      g_value_set_uint (value, self->params);
-      break;
-    case PROP_MODEL:
-      g_value_set_enum (value, self->model);
-      break;
-    case PROP_SPEED_PRESET:
-      g_value_set_enum (value, self->preset);
-      break;
-    case PROP_EPOCHS:
-      g_value_set_uint (value, self->epochs);
-      break;
-    case PROP_GROUP_SIZE:
-      g_value_set_uint (value, self->group_size);
-      break;
-    case PROP_KEYFRAME_INTERVAL:
-      g_value_set_uint (value, self->keyframe_interval);
-      break;
-    case PROP_WEIGHT_BITS:
-      g_value_set_uint (value, self->weight_bits);
-      break;
-    case PROP_EMBED_BITS:
-      g_value_set_uint (value, self->embed_bits);
-      break;
-    case PROP_THREADS:
-      g_value_set_uint (value, self->threads);
-      break;
-    case PROP_SEED:
-      g_value_set_uint (value, self->seed);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  if (prop_id < N_PROPS && setting_props[prop_id].name) {
+    g_value_set_uint (value, (guint) nerv_encoder_settings_get (&self->settings,
+            setting_props[prop_id].setting));
+  } else {
+    switch (prop_id) {
+      case PROP_MODEL:
+        g_value_set_enum (value, self->settings.kind);
+        break;
+      case PROP_SPEED_PRESET:
+        g_value_set_enum (value, self->preset);
+        break;
+      case PROP_EPOCHS:
+        g_value_set_uint (value, self->epochs);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+        break;
+    }
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -293,26 +258,18 @@ create_core (GstNervEnc * self)
   GError *err = NULL;
   const GstVideoInfo *info = &self->input_state->info;
 
-  nerv_encoder_settings_init (&s);
+  GST_OBJECT_LOCK (self);
+  s = self->settings;
+  if (self->epochs)
+    nerv_encoder_settings_apply_epochs (&s, (int) self->epochs);
+  else
+    nerv_encoder_settings_apply_preset (&s, self->preset);
+  GST_OBJECT_UNLOCK (self);
   s.width = GST_VIDEO_INFO_WIDTH (info);
   s.height = GST_VIDEO_INFO_HEIGHT (info);
   s.format = self->core_format;
   s.fps_n = GST_VIDEO_INFO_FPS_N (info);
   s.fps_d = GST_VIDEO_INFO_FPS_D (info) ? GST_VIDEO_INFO_FPS_D (info) : 1;
-  GST_OBJECT_LOCK (self);
-  s.kind = self->model == GST_NERV_ENC_MODEL_NERV ? NERV_MODEL_NERV : NERV_MODEL_HNERV;
-  s.bitrate = self->bitrate;
-  s.params = self->params;
-  s.group_size = (int) self->group_size;
-  s.key_interval = (int) self->keyframe_interval;
-  s.epochs_key = self->epochs ? (int) self->epochs : preset_epochs[self->preset][0];
-  s.epochs_delta = self->epochs ? MAX (1, (int) self->epochs / 5) :
-      preset_epochs[self->preset][1];
-  s.weight_bits = (int) self->weight_bits;
-  s.embed_bits = (int) self->embed_bits;
-  s.threads = (int) self->threads;
-  s.seed = self->seed;
-  GST_OBJECT_UNLOCK (self);
   s.progress = core_progress;
   s.user_data = self;
   {
@@ -331,8 +288,9 @@ create_core (GstNervEnc * self)
     g_error_free (err);
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "model with %zu parameters",
-      nerv_model_config_n_params (nerv_encoder_model (self->core)));
+  nerv_encoder_get_settings (self->core, &s);
+  GST_INFO_OBJECT (self, "groups of %d frames, model with %zu parameters",
+      s.group_size, s.params);
   return TRUE;
 }
 
@@ -430,7 +388,7 @@ gst_nerv_enc_set_format (GstVideoEncoder * encoder, GstVideoCodecState * state)
   GstVideoFormat cf;
   GstCaps *caps;
   GstClockTime latency;
-  guint group;
+  NervEncoderSettings resolved;
   GstTagList *tags;
 
   /* a new format: what was collected so far is coded first, and the new
@@ -469,21 +427,20 @@ gst_nerv_enc_set_format (GstVideoEncoder * encoder, GstVideoCodecState * state)
   out = gst_video_encoder_set_output_state (encoder, caps, state);
   gst_video_codec_state_unref (out);
 
-  /* a group is collected before anything comes out */
-  GST_OBJECT_LOCK (self);
-  group = self->group_size ? self->group_size : 8;
-  GST_OBJECT_UNLOCK (self);
+  /* a group is collected before anything comes out: the group size the
+   * core chose */
+  nerv_encoder_get_settings (self->core, &resolved);
   if (GST_VIDEO_INFO_FPS_N (info) > 0)
-    latency = gst_util_uint64_scale (group * GST_SECOND,
+    latency = gst_util_uint64_scale (resolved.group_size * GST_SECOND,
         GST_VIDEO_INFO_FPS_D (info), GST_VIDEO_INFO_FPS_N (info));
   else
-    latency = group * GST_SECOND / 25;
+    latency = resolved.group_size * GST_SECOND / 25;
   gst_video_encoder_set_latency (encoder, latency, latency);
 
   tags = gst_tag_list_new (GST_TAG_ENCODER, "nervenc", NULL);
-  if (self->bitrate)
+  if (resolved.bitrate)
     gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_NOMINAL_BITRATE,
-        self->bitrate * 1000, NULL);
+        resolved.bitrate * 1000, NULL);
   gst_video_encoder_merge_tags (encoder, tags, GST_TAG_MERGE_REPLACE);
   gst_tag_list_unref (tags);
   return TRUE;
@@ -568,51 +525,34 @@ gst_nerv_enc_class_init (GstNervEncClass * klass)
   GstVideoEncoderClass *venc_class = GST_VIDEO_ENCODER_CLASS (klass);
   const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_DOC_SHOW_DEFAULT | GST_PARAM_MUTABLE_READY;
+  NervEncoderSettings defaults;
 
   gobject_class->set_property = gst_nerv_enc_set_property;
   gobject_class->get_property = gst_nerv_enc_get_property;
 
-  g_object_class_install_property (gobject_class, PROP_BITRATE,
-      g_param_spec_uint ("bitrate", "Bitrate",
-          "Target bitrate in kbit/s; 0 codes with a fixed model size (params)",
-          0, 1000000, DEFAULT_BITRATE, flags));
-  g_object_class_install_property (gobject_class, PROP_PARAMS,
-      g_param_spec_uint ("params", "Model parameters",
-          "Decoder network size in parameters when bitrate is 0",
-          100, NERV_MAX_PARAMS, DEFAULT_PARAMS, flags));
+  nerv_encoder_settings_init (&defaults);
+  for (guint id = 0; id < N_PROPS; id++) {
+    const NervSettingInfo *info;
+    if (!setting_props[id].name)
+      continue;
+    info = nerv_setting_info (setting_props[id].setting);
+    g_object_class_install_property (gobject_class, id,
+        g_param_spec_uint (setting_props[id].name, setting_props[id].nick,
+            info->blurb, (guint) info->min, (guint) info->max,
+            (guint) info->def, flags));
+  }
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_enum ("model", "Model", "Kind of network",
-          GST_TYPE_NERV_ENC_MODEL, DEFAULT_MODEL, flags));
+          GST_TYPE_NERV_ENC_MODEL, defaults.kind, flags));
   g_object_class_install_property (gobject_class, PROP_SPEED_PRESET,
       g_param_spec_enum ("speed-preset", "Speed preset",
           "Training effort: epochs from scratch and per later group",
-          GST_TYPE_NERV_ENC_PRESET, DEFAULT_PRESET, flags));
+          GST_TYPE_NERV_ENC_PRESET, NERV_PRESET_DEFAULT, flags));
   g_object_class_install_property (gobject_class, PROP_EPOCHS,
       g_param_spec_uint ("epochs", "Epochs",
           "Epochs of the first group (later groups: a fifth); 0: from speed-preset",
-          0, 100000, DEFAULT_EPOCHS, flags));
-  g_object_class_install_property (gobject_class, PROP_GROUP_SIZE,
-      g_param_spec_uint ("group-size", "Group size",
-          "Frames per group (one network each); 0: chosen from the bitrate",
-          0, NERV_MAX_GROUP, DEFAULT_GROUP_SIZE, flags));
-  g_object_class_install_property (gobject_class, PROP_KEYFRAME_INTERVAL,
-      g_param_spec_uint ("keyframe-interval", "Keyframe interval",
-          "Groups per key group (weights coded whole, a seek point)",
-          1, 65535, DEFAULT_KEYFRAME_INTERVAL, flags));
-  g_object_class_install_property (gobject_class, PROP_WEIGHT_BITS,
-      g_param_spec_uint ("weight-bits", "Weight bits",
-          "Bits per quantised weight", 2, 16, DEFAULT_WEIGHT_BITS, flags));
-  g_object_class_install_property (gobject_class, PROP_EMBED_BITS,
-      g_param_spec_uint ("embed-bits", "Embedding bits",
-          "Bits per quantised embedding value", 2, 16, DEFAULT_EMBED_BITS,
+          0, (guint) nerv_setting_info (NERV_SETTING_EPOCHS_KEY)->max, 0,
           flags));
-  g_object_class_install_property (gobject_class, PROP_THREADS,
-      g_param_spec_uint ("threads", "Threads", "Threads; 0: one per processor",
-          0, 256, DEFAULT_THREADS, flags));
-  g_object_class_install_property (gobject_class, PROP_SEED,
-      g_param_spec_uint ("seed", "Seed",
-          "Random seed: the same input and settings give the same stream",
-          0, G_MAXUINT, DEFAULT_SEED, flags));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -34,7 +34,7 @@
 
 #include "gstnervparse.h"
 #include "gstnervelements.h"
-#include "nerv-bitstream.h"
+#include "nerv.h"
 
 #include <string.h>
 

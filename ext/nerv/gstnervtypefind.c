@@ -10,7 +10,7 @@
 #endif
 
 #include "gstnervelements.h"
-#include "nerv-bitstream.h"
+#include "nerv.h"
 
 #include <string.h>
 

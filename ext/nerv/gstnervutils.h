@@ -6,7 +6,7 @@
 
 #include <gst/video/video.h>
 
-#include "nerv-codec.h"
+#include "nerv.h"
 
 G_BEGIN_DECLS
 
