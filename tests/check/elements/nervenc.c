@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nerv-codec.h"
+#include "nerv.h"
 
 #define CAPS "video/x-raw,format=I420,width=32,height=24,framerate=25/1"
 #define FRAME_DUR (GST_SECOND / 25)
@@ -113,6 +113,78 @@ START_TEST (test_latency)
   fail_unless_equals_uint64 (min, 4 * FRAME_DUR);
   fail_unless_equals_uint64 (max, 4 * FRAME_DUR);
   gst_harness_teardown (h);
+}
+END_TEST;
+
+START_TEST (test_latency_chosen_group)
+{
+  /* group-size=0 with a bitrate: the core chooses the group, and the
+   * latency is that group (at this rate the longest, to pay a model) */
+  GstHarness *h = gst_harness_new ("nervenc");
+  NervEncoderSettings s, r;
+  NervEncoder *core;
+  GstClockTime min, max;
+
+  g_object_set (h->element, "bitrate", 1, "group-size", 0, "epochs", 5,
+      "threads", 2, NULL);
+  gst_harness_set_src_caps_str (h, CAPS);
+  fail_unless_equals_int (gst_harness_push (h, make_frame (0)), GST_FLOW_OK);
+  gst_video_encoder_get_latency (GST_VIDEO_ENCODER (h->element), &min, &max);
+
+  nerv_encoder_settings_init (&s);
+  s.width = 32;
+  s.height = 24;
+  s.bitrate = 1;
+  s.group_size = 0;
+  core = nerv_encoder_new (&s, NULL);
+  nerv_encoder_get_settings (core, &r);
+  nerv_encoder_free (core);
+  fail_unless (r.group_size > 8);
+  fail_unless_equals_uint64 (min, r.group_size * FRAME_DUR);
+  fail_unless_equals_uint64 (max, r.group_size * FRAME_DUR);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+START_TEST (test_defaults_are_the_cores)
+{
+  /* every property that is a core setting starts at the core's default
+   * and has the core's range */
+  GstElement *e = gst_element_factory_make ("nervenc", NULL);
+  NervEncoderSettings s;
+  const struct
+  {
+    const gchar *prop;
+    NervSetting id;
+  } props[] = {
+    {"bitrate", NERV_SETTING_BITRATE}, {"params", NERV_SETTING_PARAMS},
+    {"group-size", NERV_SETTING_GROUP_SIZE},
+    {"keyframe-interval", NERV_SETTING_KEY_INTERVAL},
+    {"weight-bits", NERV_SETTING_WEIGHT_BITS},
+    {"embed-bits", NERV_SETTING_EMBED_BITS},
+    {"threads", NERV_SETTING_THREADS}, {"seed", NERV_SETTING_SEED},
+  };
+  guint epochs;
+  gint preset;
+
+  nerv_encoder_settings_init (&s);
+  for (guint i = 0; i < G_N_ELEMENTS (props); i++) {
+    GParamSpecUInt *p = G_PARAM_SPEC_UINT (g_object_class_find_property
+        (G_OBJECT_GET_CLASS (e), props[i].prop));
+    const NervSettingInfo *info = nerv_setting_info (props[i].id);
+    guint v;
+    g_object_get (e, props[i].prop, &v, NULL);
+    fail_unless (v == nerv_encoder_settings_get (&s, props[i].id), "%s",
+        props[i].prop);
+    fail_unless (p->minimum == info->min && p->maximum == info->max, "%s",
+        props[i].prop);
+  }
+  /* epochs 0: the default preset's, which are the core's default epochs */
+  g_object_get (e, "epochs", &epochs, "speed-preset", &preset, NULL);
+  fail_unless_equals_int (epochs, 0);
+  fail_unless_equals_int (preset, NERV_PRESET_DEFAULT);
+  fail_unless_equals_int (nerv_preset_info (preset)->epochs_key, s.epochs_key);
+  gst_object_unref (e);
 }
 END_TEST;
 
@@ -356,6 +428,8 @@ nervenc_suite (void)
   tcase_add_test (tc, test_encode_timestamps_flags);
   tcase_add_test (tc, test_refused_caps);
   tcase_add_test (tc, test_latency);
+  tcase_add_test (tc, test_latency_chosen_group);
+  tcase_add_test (tc, test_defaults_are_the_cores);
   tcase_add_test (tc, test_flush_restarts_with_key);
   tcase_add_test (tc, test_progress_messages);
   tcase_add_test (tc, test_other_formats);
