@@ -58,21 +58,6 @@ struct _NervEncoder {
   gboolean stopped;
 };
 
-/* The learning rates of a model of this size when the settings leave them
- * at 0 (measured, docs/design.md: small models want a large rate, and
- * their embeddings a larger one) */
-static float
-default_lr (size_t params)
-{
-  return params < 100000 ? 2e-2f : 1e-3f;
-}
-
-static float
-default_embed_lr (size_t params)
-{
-  return params < 100000 ? 4.0f : 1.0f;
-}
-
 /* The model: the rate control's for the key period from the next frame,
  * or the one of the settings' size */
 static gboolean
@@ -160,9 +145,9 @@ nerv_encoder_get_settings (NervEncoder * enc, NervEncoderSettings * out)
   *out = enc->s;
   out->params = nerv_model_config_n_params (&enc->cfg);
   if (out->lr <= 0)
-    out->lr = default_lr (out->params);
+    out->lr = nerv_default_lr (out->params);
   if (out->embed_lr <= 0)
-    out->embed_lr = default_embed_lr (out->params);
+    out->embed_lr = nerv_default_embed_lr (out->params);
 }
 
 const NervModelConfig *
@@ -459,9 +444,9 @@ train_group (NervEncoder * enc, GroupJob * g)
 
   nerv_train_params_init (tp);
   tp->epochs = g->from_scratch ? s->epochs_key : s->epochs_delta;
-  tp->lr = s->lr > 0 ? s->lr : default_lr (g->np);
+  tp->lr = s->lr > 0 ? s->lr : nerv_default_lr (g->np);
   tp->embed_lr_scale = s->embed_lr > 0 ? s->embed_lr :
-      default_embed_lr (g->np);
+      nerv_default_embed_lr (g->np);
   if (!g->from_scratch) {
     /* the weights move little from the last group; the new frames'
      * embeddings still learn at their full rate */

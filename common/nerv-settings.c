@@ -207,6 +207,18 @@ nerv_encoder_settings_check (const NervEncoderSettings * s, GError ** error)
   return TRUE;
 }
 
+float
+nerv_default_lr (size_t params)
+{
+  return params < 100000 ? 2e-2f : 1e-3f;
+}
+
+float
+nerv_default_embed_lr (size_t params)
+{
+  return params < 100000 ? 4.0f : 1.0f;
+}
+
 /* ---- presets ---------------------------------------------------------- */
 
 const NervPresetInfo *

@@ -61,6 +61,13 @@ typedef struct {
  * HNeRV, no frame size (the caller sets width and height). */
 void nerv_encoder_settings_init (NervEncoderSettings * s);
 
+/* The learning rate and the embeddings' factor a model of this many
+ * parameters trains with when lr and embed_lr are 0 (measured,
+ * docs/design.md: small models want a large rate, and their embeddings a
+ * larger one). */
+float nerv_default_lr (size_t params);
+float nerv_default_embed_lr (size_t params);
+
 /* ---- the numeric settings: ranges and defaults ------------------------ */
 
 typedef enum {

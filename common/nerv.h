@@ -5,8 +5,9 @@
  * else of common/ (`meson test --suite headers` checks it). The API is:
  *
  *   encoder      NervEncoderSettings (nerv-settings.h): defaults, ranges
- *                and speed presets; nerv_encoder_new(), _push_frame(),
- *                _finish(), _pop(), _get_settings() (below)
+ *                and speed presets, the progress report (with the
+ *                NervTrainProgress it carries); nerv_encoder_new(),
+ *                _push_frame(), _finish(), _pop(), _get_settings() (below)
  *   decoder      nerv_decoder_new(), _decode(), _get_frame(), _reset()
  *   streams      NervStatus, packets, NervStreamHeader and the
  *                NervModelConfig it describes (read-only, with

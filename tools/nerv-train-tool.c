@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nerv.h"
 #include "nerv-train.h"
 
 static gboolean
@@ -27,7 +28,9 @@ main (int argc, char **argv)
 {
   gchar *input = NULL, *model_name = NULL, *size = NULL;
   gint frames = 16, start = 0, epochs = 300, threads = 0, batch = 1;
-  gint64 budget = 20000;
+  gint64 budget = (gint64) nerv_setting_info (NERV_SETTING_PARAMS)->def;
+  gchar *params_help = g_strdup_printf ("Parameter budget of the decoder "
+      "(default %" G_GINT64_FORMAT ", the encoder's)", budget);
   gint seed = 1, report = 25;
   gdouble lr = 0, embed_lr = 0;
   GOptionEntry entries[] = {
@@ -38,7 +41,7 @@ main (int argc, char **argv)
     {"start", 0, 0, G_OPTION_ARG_INT, &start, "Frames to skip first", "N"},
     {"model", 'm', 0, G_OPTION_ARG_STRING, &model_name, "hnerv (default) or nerv", "KIND"},
     {"params", 'p', 0, G_OPTION_ARG_INT64, &budget,
-        "Parameter budget of the decoder (default 20000)", "N"},
+        params_help, "N"},
     {"epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "Epochs (default 300)", "N"},
     {"lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr,
         "Learning rate (default 2e-2 below 100k parameters, else 1e-3)", "LR"},
@@ -70,6 +73,7 @@ main (int argc, char **argv)
     return 2;
   }
   g_option_context_free (ctx);
+  g_free (params_help);
   if (!input) {
     g_printerr ("nerv-train: --input is required (see --help)\n");
     return 2;
@@ -80,11 +84,11 @@ main (int argc, char **argv)
     g_printerr ("nerv-train: --model must be hnerv or nerv\n");
     return 2;
   }
-  /* measured defaults, see docs/design.md */
+  /* the encoder's, by the budget (docs/design.md) */
   if (lr == 0)
-    lr = budget < 100000 ? 2e-2 : 1e-3;
+    lr = nerv_default_lr ((size_t) MAX (budget, 0));
   if (embed_lr == 0)
-    embed_lr = budget < 100000 ? 4.0 : 1.0;
+    embed_lr = nerv_default_embed_lr ((size_t) MAX (budget, 0));
   if (frames < 1 || frames > 100000 || epochs < 1 || epochs > 1000000
       || batch < 1 || lr <= 0 || lr > 1 || embed_lr <= 0 || embed_lr > 1000
       || budget < 1 || threads < 0 || threads > 256) {

@@ -19,7 +19,8 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 EXCEPTIONS = {
     # the training loop's own harness (docs/design.md's learning-rate
     # measurements): it drives a NervTrainer on a clip, which is the
-    # core's inside by design; the codec's users never train alone
+    # core's inside by design (the codec's users never train alone); its
+    # defaults are the encoder's, from nerv.h
     'nerv-train-tool.c': {'nerv-train.h'},
 }
 
