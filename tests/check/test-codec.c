@@ -430,10 +430,26 @@ START_TEST (test_group_payload)
     g_byte_array_append (a, (const guint8 *) "", 1);
     ck_assert_int_eq (nerv_group_payload_read (&p, a->data, a->len),
         NERV_ERR_INVALID);
-    /* more frames than the stream header's groups have */
-    p.header.n_frames = p.max_frames + 1;
-    g_byte_array_set_size (a, 0);
-    nerv_group_payload_write (&p, a);
+    /* more frames than the stream header's groups have (written from a
+     * payload with room for them) */
+    {
+      const NervStreamHeader *h = &sp.unit_header;
+      NervGroupPayload big;
+      memset (&big, 0, sizeof (big));
+      ck_assert (nerv_group_payload_init (&big, &h->model, h->group_size + 1,
+              h->embed_bits));
+      big.header = p.header;
+      big.header.n_frames = p.max_frames + 1;
+      memcpy (big.row_exp, p.row_exp, sizeof (int) * p.n_rows);
+      memcpy (big.ints, p.ints, sizeof (gint32) * p.n_params);
+      big.embed_mode = p.embed_mode;
+      memset (big.embed_exp, 0, sizeof (int) * big.max_frames);
+      memset (big.embed_ints, 0,
+          sizeof (gint32) * MAX (big.embed_size * big.max_frames, 1));
+      g_byte_array_set_size (a, 0);
+      nerv_group_payload_write (&big, a);
+      nerv_group_payload_clear (&big);
+    }
     ck_assert_int_eq (nerv_group_payload_read (&p, a->data, a->len),
         NERV_ERR_INVALID);
     groups++;
