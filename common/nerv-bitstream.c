@@ -157,6 +157,13 @@ nerv_stream_header_write (const NervStreamHeader * h, GByteArray * a)
   wr (a, h->key_interval, 2);
   wr (a, h->weight_bits, 1);
   wr (a, h->embed_bits, 1);
+  if (m->kind == NERV_MODEL_GRID) {
+    wr (a, m->n_levels, 1);
+    wr (a, m->lat_c0, 1);
+    wr (a, m->lat_c, 1);
+    wr (a, m->synth_c, 1);
+    wr (a, m->arm_c, 1);
+  }
 }
 
 NervStatus
@@ -170,7 +177,8 @@ nerv_stream_header_parse (const guint8 * p, size_t n, NervStreamHeader * h)
   h->version_minor = (int) rd (&r, 1);
   if (r.err)
     return NERV_ERR_TRUNCATED;
-  if (h->version_major != NERV_VERSION_MAJOR)
+  if (h->version_major < NERV_VERSION_MAJOR_MIN
+      || h->version_major > NERV_VERSION_MAJOR)
     return NERV_ERR_VERSION;
   m->width = (int) rd (&r, 2);
   m->height = (int) rd (&r, 2);
@@ -185,7 +193,8 @@ nerv_stream_header_parse (const guint8 * p, size_t n, NervStreamHeader * h)
   m->fc_dim = (int) rd (&r, 2);
   if (r.err)
     return NERV_ERR_TRUNCATED;
-  if (m->n_stages < 1 || m->n_stages > NERV_MAX_STAGES)
+  if (m->kind == NERV_MODEL_GRID ? h->version_major < 3 || m->n_stages != 0 :
+      m->n_stages < 1 || m->n_stages > NERV_MAX_STAGES)
     return NERV_ERR_INVALID;
   for (int i = 0; i < m->n_stages; i++) {
     m->strides[i] = (int) rd (&r, 1);
@@ -199,6 +208,13 @@ nerv_stream_header_parse (const guint8 * p, size_t n, NervStreamHeader * h)
   h->key_interval = (int) rd (&r, 2);
   h->weight_bits = (int) rd (&r, 1);
   h->embed_bits = (int) rd (&r, 1);
+  if (m->kind == NERV_MODEL_GRID) {
+    m->n_levels = (int) rd (&r, 1);
+    m->lat_c0 = (int) rd (&r, 1);
+    m->lat_c = (int) rd (&r, 1);
+    m->synth_c = (int) rd (&r, 1);
+    m->arm_c = (int) rd (&r, 1);
+  }
   if (r.err)
     return NERV_ERR_TRUNCATED;
   /* the rest of a newer minor version's header is ignored */

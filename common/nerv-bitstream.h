@@ -15,7 +15,9 @@
 
 G_BEGIN_DECLS
 
-#define NERV_VERSION_MAJOR 2
+#define NERV_VERSION_MAJOR 3
+/* the oldest major version a reader takes (2.x: kinds 0 and 1) */
+#define NERV_VERSION_MAJOR_MIN 2
 #define NERV_VERSION_MINOR 0
 /* every packet starts with these bytes */
 #define NERV_SYNC "NRV"
@@ -27,7 +29,8 @@ G_BEGIN_DECLS
 /* At most this many embedding values in a group (group size x embedding
  * size): a decoder holds a group's embeddings. */
 #define NERV_MAX_GROUP_EMBED (1 << 24)
-/* a frame packet as this version writes it: its frame number only */
+/* a frame packet as this version writes it for kinds 0 and 1: its frame
+ * number only (kind 2 adds the frame's latents) */
 #define NERV_FRAME_PACKET_SIZE (NERV_PACKET_OVERHEAD + 8)
 
 typedef enum {
@@ -120,9 +123,9 @@ void nerv_group_header_write (const NervGroupHeader * g, GByteArray * payload);
 NervStatus nerv_group_header_parse (const guint8 * p, size_t n,
     NervGroupHeader * g);
 
-/* A frame packet holds only its frame number: the frame's index in its
- * group is frame - the group's first frame, its embedding is in the group
- * packet. body: what a later minor version appends (ignored). */
+/* A frame packet holds its frame number (the frame's index in its group
+ * is frame - the group's first frame) and, for kind 2, its coded latents:
+ * body (kinds 0 and 1: what a later minor version appends, ignored). */
 typedef struct {
   guint64 frame;
   const guint8 *body;

@@ -8,9 +8,12 @@
  * The decoder reads packets with the same modules and reconstructs.
  */
 #include "nerv-codec.h"
+#include "nerv-gridtrain.h"
+#include "nerv-latent.h"
 #include "nerv-ratecontrol.h"
 #include "nerv-syntax.h"
 
+#include <math.h>
 #include <string.h>
 
 /* a frame packet as the encoder writes it */
@@ -56,6 +59,12 @@ struct _NervEncoder {
   int prev_embed_frames;
   NervRateControl rc;           /* bitrate set */
   gboolean stopped;
+  /* kind 2 (the latent grids) */
+  float *gparams;               /* the network as the decoder rebuilds it */
+  gint32 *lat_prev;             /* the decoder's latents of the last frame */
+  NervGridSynth *gsynth;        /* the decoder's synthesis (measurement) */
+  float lambda;
+  double bits_calib;            /* coded latent bits / training's estimate */
 };
 
 /* The model: the rate control's for the key period from the next frame,
@@ -64,6 +73,12 @@ static gboolean
 pick_config (NervEncoder * enc, GError ** error)
 {
   const NervEncoderSettings *s = &enc->s;
+
+  if (s->kind == NERV_MODEL_GRID) {
+    nerv_grid_config_default (&enc->cfg, s->width, s->height,
+        enc->ffmt.n_planes, enc->ffmt.n_planes > 1 && enc->ffmt.sub_x[1]);
+    return nerv_model_config_validate (&enc->cfg, error);
+  }
 
   if (s->bitrate > 0)
     return nerv_rate_control_pick_model (&enc->rc, enc->group_first,
@@ -85,7 +100,7 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
   nerv_pixel_format_frame_format (s->format, s->width, s->height, &enc->ffmt);
   nerv_rate_control_init (&enc->rc, s, enc->ffmt.n_planes);
   if (s->group_size == 0)
-    enc->s.group_size = s->bitrate > 0 ?
+    enc->s.group_size = s->bitrate > 0 && s->kind != NERV_MODEL_GRID ?
         nerv_rate_control_pick_group_size (&enc->rc) : 8;
   if (!pick_config (enc, error)) {
     g_free (enc);
@@ -102,6 +117,11 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
   enc->scratch = nerv_scratch_new (enc->pool, NULL);
   enc->clip = nerv_clip_new (&enc->ffmt, enc->s.group_size);
   g_queue_init (&enc->out);
+  if (s->kind == NERV_MODEL_GRID) {
+    enc->lambda = s->lambda > 0 ? s->lambda : s->bitrate > 0 ?
+        nerv_rate_control_grid_lambda (&enc->rc) : NERV_GRID_DEFAULT_LAMBDA;
+    enc->bits_calib = 1.0;
+  }
   return enc;
 }
 
@@ -119,6 +139,12 @@ free_model (NervEncoder * enc)
   nerv_group_payload_clear (&enc->payload);
   nerv_free (enc->prev_embed);
   enc->prev_embed = NULL;
+  nerv_free (enc->gparams);
+  nerv_free (enc->lat_prev);
+  nerv_grid_synth_free (enc->gsynth);
+  enc->gparams = NULL;
+  enc->lat_prev = NULL;
+  enc->gsynth = NULL;
 }
 
 void
@@ -159,6 +185,10 @@ nerv_encoder_model (NervEncoder * enc)
 const float *
 nerv_encoder_params (NervEncoder * enc, size_t * n)
 {
+  if (enc->have_last && enc->gparams) {
+    *n = nerv_model_config_n_params (&enc->cfg);
+    return enc->gparams;
+  }
   if (!enc->have_last || !enc->model)
     return NULL;
   return nerv_model_params (enc->model, n);
@@ -183,6 +213,8 @@ typedef struct {
   NervClip view;                /* the first n frames of the group buffer */
   NervTrainParams tp;
   NervTrainer *tr;
+  NervGridTrainer *gtr;         /* kind 2 */
+  gboolean steps_chosen;        /* kind 2: the key group's steps */
   gboolean quantising;          /* in the quantisation-aware fine-tune */
   /* fitting the rate */
   double allowance;             /* the bits it may spend (bitrate set) */
@@ -666,6 +698,305 @@ end_group (NervEncoder * enc, GroupJob * g)
   enc->n_buffered = 0;
 }
 
+/* ---- encoding a group of the latent-grid model ------------------------ */
+
+/* A new latent model: the network (its skip a Laplacian pyramid's
+ * reconstruction on a latent step from lambda), steps, integers */
+static void
+new_grid_model (NervEncoder * enc)
+{
+  const NervModelConfig *cfg = &enc->cfg;
+  const size_t np = nerv_model_config_n_params (cfg);
+  const float step = CLAMP (sqrtf (enc->lambda), 2 / 255.0f, 64 / 255.0f);
+
+  enc->gparams = nerv_alloc_floats (np);
+  nerv_grid_init_params (cfg, enc->gparams, step, enc->s.seed);
+  enc->quant = nerv_quant_new (cfg, enc->s.weight_bits);
+  enc->ints = nerv_alloc_ints (np);
+  enc->prev_ints = nerv_alloc_ints (np);
+  enc->lat_prev = nerv_alloc_ints (nerv_model_config_latent_size (cfg));
+  enc->gsynth = nerv_grid_synth_new (cfg, enc->scratch, FALSE);
+  if (!nerv_group_payload_init (&enc->payload, cfg, enc->s.group_size,
+          enc->s.embed_bits))
+    g_error ("no memory for a group of %d frames", enc->s.group_size);
+}
+
+/* the ARM's rows on their fixed step */
+static void
+grid_arm_steps (NervEncoder * enc)
+{
+  for (int r = 0; r < enc->payload.arm_rows; r++)
+    enc->quant->row_exp[r] = NERV_ARM_WEIGHT_EXP;
+}
+
+/* The weights in the hard phase: a key group's steps are chosen the first
+ * time (from the weights then), the ARM's are fixed; fake-quantised in
+ * place, the ARM's integers clamped as the coder has them */
+static void
+grid_fake_quant (float *params, gpointer data)
+{
+  GroupJob *g = data;
+  NervEncoder *enc = g->enc;
+  const size_t na = enc->payload.arm_params;
+  const float lim = NERV_ARM_MAX_WEIGHT / (float) NERV_ARM_ONE;
+
+  if (g->key && !g->steps_chosen) {
+    enc->quant->weight_bits = enc->s.weight_bits;
+    nerv_quant_choose_steps (enc->quant, params);
+    grid_arm_steps (enc);
+    g->steps_chosen = TRUE;
+  }
+  for (size_t i = 0; i < na; i++)
+    params[i] = CLAMP (params[i], -lim, lim);
+  nerv_quant_fake (enc->quant, params);
+}
+
+/* Training's progress, and with a bitrate lambda steered towards the
+ * group's latent allowance while the rounding is soft */
+static gboolean
+grid_progress (const NervTrainProgress * p, gpointer data)
+{
+  GroupJob *g = data;
+  NervEncoder *enc = g->enc;
+
+  if (enc->s.bitrate > 0 && enc->s.lambda <= 0 && p->epoch >= 2
+      && p->epoch < (int) (0.8f * p->n_epochs)) {
+    const double est = nerv_grid_trainer_bits (g->gtr) * g->n * enc->bits_calib;
+    const double allow = MAX (g->allowance, 1.0);
+    const float f = (float) CLAMP (pow (est / allow, 0.5), 0.7, 1.4);
+    if (g_getenv ("NERV_DEBUG_RC"))
+      g_printerr ("epoch %d: est %.0f allow %.0f lambda %g psnr %.2f\n",
+          p->epoch, est, allow, enc->lambda, p->psnr_y);
+    enc->lambda = CLAMP (enc->lambda * f, 1e-6f, 1.0f);
+    nerv_grid_trainer_set_lambda (g->gtr, enc->lambda);
+  }
+  return train_progress (p, data);
+}
+
+/* 1-2. Key group or not, the model, and training: every frame's latents
+ * start from the frame before (the first frame of the stream from its
+ * Laplacian pyramid) */
+static gboolean
+train_group_grid (NervEncoder * enc, GroupJob * g)
+{
+  const NervEncoderSettings *s = &enc->s;
+  const size_t S = nerv_model_config_latent_size (&enc->cfg);
+  NervGridTrainParams tp;
+  float *base = NULL, *init0 = NULL;
+  gboolean ok;
+
+  memset (g, 0, sizeof (*g));
+  g->enc = enc;
+  g->t0 = g_get_monotonic_time ();
+  g->n = enc->n_buffered;
+  g->key = enc->groups_since_key == 0 || !enc->have_prev || s->from_scratch;
+  g->from_scratch = enc->gparams == NULL;
+  if (g->from_scratch)
+    new_grid_model (enc);
+  g->params = enc->gparams;
+  g->np = nerv_model_config_n_params (&enc->cfg);
+  g->view = *enc->clip;
+  g->view.n_frames = g->n;
+  if (s->bitrate > 0)
+    g->allowance = nerv_rate_control_grid_allowance (&enc->rc, g->n) -
+        g->np * (g->key ? 7.0 : 2.5) - g->n * 8.0 * NERV_FRAME_PACKET_SIZE;
+
+  init0 = nerv_alloc_floats (S);
+  if (g->from_scratch) {
+    nerv_grid_laplacian (&enc->cfg, &enc->ffmt, g->view.data,
+        CLAMP (sqrtf (enc->lambda), 2 / 255.0f, 64 / 255.0f), init0);
+  } else {
+    for (size_t i = 0; i < S; i++)
+      init0[i] = (float) enc->lat_prev[i];
+  }
+  if (!g->key) {
+    base = init0;
+    init0 = NULL;
+  }
+  nerv_grid_train_params_init (&tp);
+  tp.epochs = g->from_scratch ? s->epochs_key : s->epochs_delta;
+  if (!g->from_scratch)
+    tp.lr *= s->delta_lr;
+  tp.lambda = enc->lambda;
+  if (g_getenv ("XLLR"))
+    tp.latent_lr = g_ascii_strtod (g_getenv ("XLLR"), NULL);
+  if (g_getenv ("XWARM"))
+    tp.warmup = g_ascii_strtod (g_getenv ("XWARM"), NULL);
+  if (g_getenv ("XHARD"))
+    tp.hard = g_ascii_strtod (g_getenv ("XHARD"), NULL);
+  if (g_getenv ("XSEQ") && !g->key)
+    tp.sequential = TRUE;
+  tp.seed = s->seed + enc->group_index;
+  tp.progress = grid_progress;
+  tp.user_data = g;
+  g->gtr = nerv_grid_trainer_new (&enc->cfg, enc->scratch, g->params,
+      &g->view, base, init0, &tp);
+  nerv_grid_trainer_set_fake_quant (g->gtr, grid_fake_quant, g);
+  nerv_free (base);
+  nerv_free (init0);
+  ok = nerv_grid_trainer_run (g->gtr);
+  if (ok && g->key && !g->steps_chosen)
+    grid_fake_quant (g->params, g);     /* no hard phase: steps now */
+  return ok;
+}
+
+/* 3. The weights' integers (the ARM's clamped) and, as the decoder will
+ * rebuild them, the weights */
+static void
+quantise_grid (NervEncoder * enc, GroupJob * g)
+{
+  const size_t na = enc->payload.arm_params;
+
+  nerv_quant_apply (enc->quant, g->params, enc->ints, 0);
+  for (size_t i = 0; i < na; i++)
+    enc->ints[i] = CLAMP (enc->ints[i], -NERV_ARM_MAX_WEIGHT,
+        NERV_ARM_MAX_WEIGHT);
+  nerv_quant_dequant (enc->quant, enc->ints, g->params);
+}
+
+/* 4-5. The packets: the group packet (weights) with the first frame, each
+ * frame packet with its latents; each frame decoded as the decoder will,
+ * and measured */
+static void
+write_packets_grid (NervEncoder * enc, GroupJob * g)
+{
+  const NervModelConfig *cfg = &enc->cfg;
+  const size_t S = nerv_model_config_latent_size (cfg);
+  NervGridLayout lay;
+  NervLayerTable lt;
+  NervArmInt arm;
+  GByteArray *body = g_byte_array_new ();
+  gint32 *t = nerv_alloc_ints (S);
+  float *latf = nerv_alloc_floats (S);
+  float *tmp = nerv_alloc_floats (enc->clip->frame_size);
+  guint8 *u8 = g_malloc (enc->clip->frame_size);
+
+  nerv_grid_layout_init (&lay, cfg);
+  nerv_model_layers (cfg, &lt);
+  arm.wq = enc->ints;
+  arm.arm_c = cfg->arm_c;
+  arm.n_in = lt.layer[0].cin;
+  code_group_body (enc, g->key, g->n, body);
+  for (int f = 0; f < g->n; f++) {
+    GByteArray *pkt = g_byte_array_new (), *fb = g_byte_array_new ();
+    const NervFrameHeader fh = { enc->group_first + f, NULL, 0 };
+    const gboolean intra = g->key && f == 0;
+    const float *out;
+    NervRangeEncoder rc;
+    double fmse[NERV_MAX_PLANES];
+
+    /* what frame f codes: its latents less the frame before's, within
+     * the latents' range */
+    nerv_grid_trainer_coded (g->gtr, f, t);
+    for (size_t i = 0; i < S; i++) {
+      const gint32 ref = intra ? 0 : enc->lat_prev[i];
+      const gint32 y = CLAMP (ref + t[i], -NERV_LATENT_MAX, NERV_LATENT_MAX);
+      t[i] = y - ref;
+      enc->lat_prev[i] = y;
+      latf[i] = (float) y;
+    }
+    nerv_frame_header_write (&fh, fb);
+    nerv_range_encoder_init (&rc, fb);
+    /* the reference is the frame before: lat_prev less t */
+    {
+      gint32 *ref = NULL;
+      if (!intra) {
+        ref = nerv_alloc_ints (S);
+        for (size_t i = 0; i < S; i++)
+          ref[i] = enc->lat_prev[i] - t[i];
+      }
+      nerv_latents_encode (&rc, &lay, &arm, t, ref);
+      nerv_free (ref);
+    }
+    nerv_range_encoder_finish (&rc);
+    g->embed_bits += 8 * (fb->len - 8);
+
+    if (f == 0) {
+      if (g->key) {
+        GByteArray *hb = g_byte_array_new ();
+        write_stream_header (enc, hb);
+        nerv_packet_write (pkt, NERV_PACKET_STREAM, hb->data, hb->len);
+        g_byte_array_free (hb, TRUE);
+      }
+      nerv_packet_write (pkt, NERV_PACKET_GROUP, body->data, body->len);
+      g->weight_bits = 8 * pkt->len;
+    }
+    nerv_packet_write (pkt, NERV_PACKET_FRAME, fb->data, fb->len);
+    g_byte_array_free (fb, TRUE);
+    g->bits += 8 * (size_t) pkt->len;
+    push_unit (enc, enc->group_first + f, f == 0, intra, pkt);
+
+    /* as the decoder shows it */
+    out = nerv_grid_synth_forward (enc->gsynth, g->params, latf);
+    output_to_u8 (nerv_dsp_get (), &enc->ffmt, out, cfg->width, cfg->height,
+        tmp, u8);
+    nerv_frame_mse (&enc->ffmt, u8, NERV_SAMPLES_U8,
+        enc->clip->data + enc->clip->frame_size * f, NERV_SAMPLES_F32, fmse);
+    for (int c = 0; c < enc->ffmt.n_planes; c++)
+      g->sq[c] += fmse[c] / g->n;
+    if (g_getenv ("NERV_DEBUG_RC"))
+      g_printerr ("  frame %d: %u bits, psnr_y %.2f\n", f, 8 * (pkt->len),
+          nerv_psnr (fmse[0]));
+  }
+  g_byte_array_free (body, TRUE);
+  nerv_free (t);
+  nerv_free (latf);
+  nerv_free (tmp);
+  g_free (u8);
+}
+
+static gboolean
+encode_group_grid (NervEncoder * enc)
+{
+  const NervEncoderSettings *s = &enc->s;
+  NervGroupStats *st = &enc->last;
+  GroupJob g;
+  double est;
+
+  if (!train_group_grid (enc, &g)) {
+    nerv_grid_trainer_free (g.gtr);
+    return FALSE;
+  }
+  est = nerv_grid_trainer_bits (g.gtr) * g.n;
+  quantise_grid (enc, &g);
+  write_packets_grid (enc, &g);
+  nerv_grid_trainer_free (g.gtr);
+
+  memcpy (enc->prev_ints, enc->ints, g.np * sizeof (gint32));
+  enc->have_prev = TRUE;
+  memset (st, 0, sizeof (*st));
+  st->group = (int) enc->group_index;
+  st->key = g.key;
+  st->n_frames = g.n;
+  st->bits = g.bits;
+  st->weight_bits = g.weight_bits;
+  st->embed_bits = g.embed_bits;
+  st->psnr_y = nerv_psnr (g.sq[0]);
+  st->psnr_yuv = nerv_psnr_weighted (&enc->ffmt, g.sq);
+  st->train_s = (g_get_monotonic_time () - g.t0) / 1e6;
+  st->params = g.np;
+  st->lambda = enc->lambda;
+  enc->have_last = TRUE;
+  if (s->bitrate > 0) {
+    const double allow = g.allowance + g.np * (g.key ? 7.0 : 2.5) +
+        g.n * 8.0 * NERV_FRAME_PACKET_SIZE;
+    if (est > 0)
+      enc->bits_calib = CLAMP (0.5 * enc->bits_calib + 0.5 * g.embed_bits /
+          est, 0.5, 2.0);
+    st->allowance = allow;
+    nerv_rate_control_grid_update (&enc->rc, g.n, g.bits);
+    /* the next group starts from lambda corrected by this one's miss */
+    if (s->lambda <= 0)
+      enc->lambda = CLAMP (enc->lambda * (float) CLAMP (pow (g.bits /
+                  MAX (allow, 1.0), 1.2), 0.5, 2.0), 1e-6f, 1.0f);
+  }
+  enc->group_first += g.n;
+  enc->group_index++;
+  enc->groups_since_key = (enc->groups_since_key + 1) % s->key_interval;
+  enc->n_buffered = 0;
+  return TRUE;
+}
+
 /* The frames collected so far, from training to packets */
 static gboolean
 encode_group (NervEncoder * enc)
@@ -674,6 +1005,8 @@ encode_group (NervEncoder * enc)
 
   if (enc->n_buffered == 0)
     return TRUE;
+  if (enc->s.kind == NERV_MODEL_GRID)
+    return encode_group_grid (enc);
   begin_group (enc, &g);
   if (!train_group (enc, &g))
     goto stopped;
@@ -769,6 +1102,13 @@ struct _NervDecoder {
   guint8 *frame;
   gboolean have_frame;
   NervDecodedFrame out;
+  /* kind 2: the network, the latents of the frame before the next one */
+  NervGridLayout lay;
+  NervGridSynth *gsynth;
+  float *gparams, *latf;
+  gint32 *lat, *lat_prev;
+  gboolean have_lat;            /* lat_prev is frame next_frame - 1's */
+  guint64 next_frame;
 };
 
 NervDecoder *
@@ -791,6 +1131,15 @@ decoder_free_model (NervDecoder * dec)
   nerv_group_payload_clear (&dec->payload);
   nerv_free (dec->tmp);
   g_free (dec->frame);
+  nerv_grid_synth_free (dec->gsynth);
+  nerv_free (dec->gparams);
+  nerv_free (dec->latf);
+  g_free (dec->lat);
+  g_free (dec->lat_prev);
+  dec->gsynth = NULL;
+  dec->gparams = dec->latf = NULL;
+  dec->lat = dec->lat_prev = NULL;
+  dec->have_lat = FALSE;
   dec->model = NULL;
   dec->quant = NULL;
   dec->ints = NULL;
@@ -823,6 +1172,10 @@ nerv_decoder_params (NervDecoder * dec, size_t * n)
 {
   if (!dec->have_group)
     return NULL;
+  if (dec->gparams) {
+    *n = nerv_model_config_n_params (&dec->header.model);
+    return dec->gparams;
+  }
   return nerv_model_params (dec->model, n);
 }
 
@@ -831,6 +1184,23 @@ nerv_decoder_reset (NervDecoder * dec)
 {
   dec->have_group = FALSE;
   dec->have_frame = FALSE;
+  dec->have_lat = FALSE;
+}
+
+/* kind 2's state; FALSE when it does not fit in memory */
+static gboolean
+new_grid_decoder (NervDecoder * dec, const NervModelConfig * cfg)
+{
+  const size_t S = nerv_model_config_latent_size (cfg);
+  nerv_grid_layout_init (&dec->lay, cfg);
+  dec->gparams = nerv_alloc_floats (nerv_model_config_n_params (cfg));
+  dec->lat = g_try_new (gint32, S);
+  dec->lat_prev = g_try_new (gint32, S);
+  dec->latf = nerv_alloc_floats_uninit (S);
+  if (!dec->lat || !dec->lat_prev)
+    return FALSE;
+  dec->gsynth = nerv_grid_synth_new (cfg, dec->scratch, FALSE);
+  return TRUE;
 }
 
 static NervStatus
@@ -850,7 +1220,15 @@ decode_stream_header (NervDecoder * dec, const NervPacket * pkt)
   if (new_model) {
     const NervModelConfig *cfg = &h.model;
     decoder_free_model (dec);
-    dec->model = nerv_model_new_inference (cfg, dec->scratch);
+    if (cfg->kind == NERV_MODEL_GRID) {
+      if (!new_grid_decoder (dec, cfg)) {
+        decoder_free_model (dec);
+        dec->have_header = FALSE;
+        return NERV_ERR_INVALID;
+      }
+    } else {
+      dec->model = nerv_model_new_inference (cfg, dec->scratch);
+    }
     dec->quant = nerv_quant_new (cfg, h.weight_bits);
     dec->ints = nerv_alloc_ints (nerv_model_config_n_params (cfg));
     nerv_pixel_format_frame_format (h.format, cfg->width, cfg->height, &dec->ffmt);
@@ -889,8 +1267,11 @@ reconstruct_group (NervDecoder * dec)
       dec->ints[i] = (gint32) x;
     }
   }
-  nerv_quant_dequant (dec->quant, dec->ints, nerv_model_params (dec->model,
-          NULL));
+  for (size_t i = 0; i < p->arm_params; i++)
+    if (dec->ints[i] < -NERV_ARM_MAX_WEIGHT || dec->ints[i] > NERV_ARM_MAX_WEIGHT)
+      return NERV_ERR_INVALID;
+  nerv_quant_dequant (dec->quant, dec->ints, dec->gparams ? dec->gparams :
+      nerv_model_params (dec->model, NULL));
   if (esize && dec->embed_cap < (size_t) n) {
     nerv_free (dec->embed);
     dec->embed_cap = p->max_frames;
@@ -919,17 +1300,70 @@ decode_group (NervDecoder * dec, const NervPacket * pkt)
     st = NERV_ERR_NO_KEY;
   if (st == NERV_OK)
     st = nerv_group_payload_read_body (&dec->payload);
+  /* kind 2: a residual group's first frame codes its change from the
+   * frame before it, which must be the last one decoded */
+  if (st == NERV_OK && dec->gparams && !g->key
+      && (!dec->have_lat || dec->next_frame != g->first_frame))
+    st = NERV_ERR_NO_KEY;
   if (st == NERV_OK)
     st = reconstruct_group (dec);
   if (st != NERV_OK) {
     /* what follows depends on this group: wait for the next key group */
     dec->have_group = FALSE;
+    dec->have_lat = FALSE;
     return st;
   }
+  if (g->key)
+    dec->have_lat = FALSE;
   dec->group = *g;
   dec->group.body = NULL;
   dec->group.body_size = 0;
   dec->have_group = TRUE;
+  return NERV_OK;
+}
+
+/* Kind 2: the frame's latents, intra or as the change from the frame
+ * before (the chain must not have a gap); into latf for the synthesis */
+static NervStatus
+decode_latents (NervDecoder * dec, const NervFrameHeader * f, gboolean intra)
+{
+  const NervModelConfig *cfg = &dec->header.model;
+  const size_t S = dec->lay.size;
+  NervLayerTable lt;
+  NervArmInt arm;
+  NervRangeDecoder rc;
+  gint32 *t;
+
+  if (!intra && (!dec->have_lat || f->frame != dec->next_frame))
+    return NERV_ERR_NO_KEY;
+  nerv_model_layers (cfg, &lt);
+  arm.wq = dec->ints;
+  arm.arm_c = cfg->arm_c;
+  arm.n_in = lt.layer[0].cin;
+  nerv_range_decoder_init (&rc, f->body, f->body_size);
+  t = dec->lat;
+  if (!nerv_latents_decode (&rc, &dec->lay, &arm, t, intra ? NULL :
+          dec->lat_prev) || !nerv_range_decoder_ok (&rc)
+      || nerv_range_decoder_consumed (&rc) != f->body_size) {
+    /* the chain is broken until the next key group */
+    dec->have_lat = FALSE;
+    dec->have_group = FALSE;
+    return rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
+  }
+  for (size_t i = 0; i < S; i++) {
+    const gint32 y = intra ? t[i] : dec->lat_prev[i] + t[i];
+    if (y < -NERV_LATENT_MAX || y > NERV_LATENT_MAX) {
+      dec->have_lat = FALSE;
+      dec->have_group = FALSE;
+      return NERV_ERR_INVALID;
+    }
+    t[i] = y;
+    dec->latf[i] = (float) y;
+  }
+  dec->lat = dec->lat_prev;
+  dec->lat_prev = t;
+  dec->have_lat = TRUE;
+  dec->next_frame = f->frame + 1;
   return NERV_OK;
 }
 
@@ -957,9 +1391,16 @@ decode_frame (NervDecoder * dec, const NervPacket * pkt)
     return NERV_ERR_NO_KEY;
   index = (int) (f.frame - dec->group.first_frame);
   cfg = &dec->header.model;
-  esize = nerv_model_config_embed_size (cfg);
-  out = nerv_model_forward (dec->model, esize ? dec->embed + esize * index :
-      NULL, (float) index / dec->group.n_frames);
+  if (dec->gparams) {
+    st = decode_latents (dec, &f, dec->group.key && index == 0);
+    if (st != NERV_OK)
+      return st;
+    out = nerv_grid_synth_forward (dec->gsynth, dec->gparams, dec->latf);
+  } else {
+    esize = nerv_model_config_embed_size (cfg);
+    out = nerv_model_forward (dec->model, esize ? dec->embed + esize * index :
+        NULL, (float) index / dec->group.n_frames);
+  }
   output_to_u8 (nerv_dsp_get (), &dec->ffmt, out,
       nerv_model_config_out_width (cfg), nerv_model_config_out_height (cfg),
       dec->tmp, dec->frame);

@@ -130,6 +130,7 @@ nerv_dsp_init (NervDsp * dsp, NervDspLevel max_level)
   dsp->adam = nerv_adam_c;
   dsp->u8_to_f32 = nerv_u8_to_f32_c;
   dsp->f32_to_u8 = nerv_f32_to_u8_c;
+  nerv_thin_init_c (dsp);
 
 #ifndef DISABLE_ORC
   if (level >= NERV_DSP_ORC) {
@@ -138,8 +139,10 @@ nerv_dsp_init (NervDsp * dsp, NervDspLevel max_level)
   }
 #endif
 #if defined(HAVE_AVX2)
-  if (level >= NERV_DSP_AVX2)
+  if (level >= NERV_DSP_AVX2) {
     nerv_gemm_init_avx2 (dsp);
+    nerv_thin_init_avx2 (dsp);
+  }
   if (level >= NERV_DSP_AVX512)
     nerv_gemm_init_avx512 (dsp);
 #endif

@@ -49,6 +49,22 @@ typedef struct {
   /* dst = clamp(round-half-up(src * 255), 0, 255); NaN gives 0 */
   void (*f32_to_u8) (guint8 * dst, const float *src, int n);
 
+  /* thin layers (nerv-thin-kernels.c), single-threaded on a range:
+   * y[co][i] = b[co] + sum_ci w[co][ci] x[ci][i] (b may be NULL) */
+  void (*pw_fwd) (int cin, int cout, int n, const float *w, const float *b,
+      const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy);
+  /* gw[co][ci] += sum_i dy[co][i] x[ci][i]; gb[co] += sum_i dy[co][i] */
+  void (*pw_grad_w) (int cin, int cout, int n, const float *x, ptrdiff_t ldx,
+      const float *dy, ptrdiff_t lddy, float *gw, float *gb);
+  /* one output row of a 3x3 convolution from padded input rows
+   * (rows[ci*3+ky][0] is column -1): out[co][c] = b[co] + sum w rows */
+  void (*c3_fwd_row) (int cin, int cout, int width, const float *w,
+      const float *b, const float *const *rows, float *const *out);
+  /* its weight gradient: gw[co][ci][ky][kx] += sum_c dy[co][c]
+   * rows[ci*3+ky][c+kx], gb[co] += sum_c dy[co][c] */
+  void (*c3_grad_w_row) (int cin, int cout, int width,
+      const float *const *rows, const float *const *dy, float *gw, float *gb);
+
   NervDspLevel level;           /* what was asked for (after the CPU check) */
   const char *sgemm_name;       /* "c", "orc", "avx2" or "avx512" */
 } NervDsp;
@@ -79,6 +95,8 @@ void nerv_dsp_init_orc (NervDsp * dsp);         /* nerv-dsp-orc.c: element-wise 
 void nerv_gemm_init_orc (NervDsp * dsp);        /* nerv-gemm-orc.c */
 void nerv_gemm_init_avx2 (NervDsp * dsp);       /* nerv-gemm-x86.c, twice */
 void nerv_gemm_init_avx512 (NervDsp * dsp);
+void nerv_thin_init_c (NervDsp * dsp);          /* nerv-thin-kernels.c, twice */
+void nerv_thin_init_avx2 (NervDsp * dsp);
 
 G_END_DECLS
 #endif

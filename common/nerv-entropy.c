@@ -126,6 +126,20 @@ nerv_range_encode_direct (NervRangeEncoder * enc, guint32 value, guint nbits)
   }
 }
 
+void
+nerv_range_encode_freq (NervRangeEncoder * enc, guint32 cum, guint32 freq,
+    guint total_bits)
+{
+  const guint32 r = enc->range >> total_bits;
+
+  enc->low += (guint64) r * cum;
+  enc->range = r * freq;
+  while (enc->range < TOP) {
+    enc->range <<= 8;
+    shift_low (enc);
+  }
+}
+
 size_t
 nerv_range_encoder_finish (NervRangeEncoder * enc)
 {
@@ -187,6 +201,34 @@ nerv_range_decode_bit (NervRangeDecoder * dec, NervProb * p)
     dec->code = (dec->code << 8) | get_byte (dec);
   }
   return bit;
+}
+
+guint32
+nerv_range_decode_freq_target (NervRangeDecoder * dec, guint total_bits)
+{
+  const guint32 r = dec->range >> total_bits;
+  guint32 v = dec->code / r;
+
+  /* code < r * 2^total_bits for every stream an encoder wrote */
+  if (G_UNLIKELY (v >> total_bits)) {
+    dec->invalid = TRUE;
+    v = (1u << total_bits) - 1;
+  }
+  return v;
+}
+
+void
+nerv_range_decode_freq_update (NervRangeDecoder * dec, guint32 cum,
+    guint32 freq, guint total_bits)
+{
+  const guint32 r = dec->range >> total_bits;
+
+  dec->code -= r * cum;
+  dec->range = r * freq;
+  while (dec->range < TOP) {
+    dec->range <<= 8;
+    dec->code = (dec->code << 8) | get_byte (dec);
+  }
 }
 
 guint32

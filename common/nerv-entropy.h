@@ -61,6 +61,10 @@ void nerv_range_encode_bit (NervRangeEncoder * enc, NervProb * p, guint bit);
 /* nbits (0..32) equiprobable bits of value, most significant first */
 void nerv_range_encode_direct (NervRangeEncoder * enc, guint32 value,
     guint nbits);
+/* A symbol of a static distribution: its cumulative frequency and its
+ * frequency (>= 1), of a total of 2^total_bits (<= 16). */
+void nerv_range_encode_freq (NervRangeEncoder * enc, guint32 cum,
+    guint32 freq, guint total_bits);
 /* Flushes; returns the bytes this stream appended to out. */
 size_t nerv_range_encoder_finish (NervRangeEncoder * enc);
 
@@ -80,6 +84,13 @@ void nerv_range_decoder_init (NervRangeDecoder * dec, const guint8 * buf,
     size_t size);
 guint nerv_range_decode_bit (NervRangeDecoder * dec, NervProb * p);
 guint32 nerv_range_decode_direct (NervRangeDecoder * dec, guint nbits);
+/* A symbol of a static distribution in two steps: the target in
+ * [0, 2^total_bits) (the symbol is the one whose [cum, cum + freq) holds
+ * it), then the update with that symbol's cum and freq. */
+guint32 nerv_range_decode_freq_target (NervRangeDecoder * dec,
+    guint total_bits);
+void nerv_range_decode_freq_update (NervRangeDecoder * dec, guint32 cum,
+    guint32 freq, guint total_bits);
 /* FALSE once the decoder overran the buffer or met invalid data. */
 static inline gboolean
 nerv_range_decoder_ok (const NervRangeDecoder * dec)

@@ -40,6 +40,7 @@ nerv_scratch_free (NervScratch * s)
   g_free (s->col);
   nerv_free (s->slots);
   nerv_free (s->wtmp);
+  nerv_free (s->pad);
   g_free (s);
 }
 

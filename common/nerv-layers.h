@@ -30,6 +30,8 @@ typedef struct {
   float *slots;                 /* [NERV_REDUCE_SLOTS][slot_size] */
   float *wtmp;                  /* flipped weights for the input gradient */
   size_t wtmp_size;
+  float *pad;                   /* padded planes of the thin 3x3 layers */
+  size_t pad_size;
 } NervScratch;
 
 NervScratch *nerv_scratch_new (NervPool * pool, const NervDsp * dsp);

@@ -141,8 +141,8 @@ nerv_layer_out_size (const NervLayerDesc * l)
   return (size_t) l->cout * l->in_h * l->in_w;
 }
 
-static void
-add_layer (NervLayerTable * t, NervLayerKind kind, NervActivation act,
+void
+nerv_layer_table_add (NervLayerTable * t, NervLayerKind kind, NervActivation act,
     int cin, int cout, int k, int shuffle, int in_h, int in_w)
 {
   NervLayerDesc *l;
@@ -173,28 +173,107 @@ add_layer (NervLayerTable * t, NervLayerKind kind, NervActivation act,
   t->n_params = l->b_off + l->n_b;
 }
 
+int
+nerv_model_config_latent_planes (const NervModelConfig * cfg)
+{
+  if (cfg->kind != NERV_MODEL_GRID || cfg->n_levels < 1)
+    return 0;
+  return cfg->lat_c0 + (cfg->n_levels - 1) * cfg->lat_c;
+}
+
+size_t
+nerv_model_config_latent_size (const NervModelConfig * cfg)
+{
+  size_t n = 0;
+  if (cfg->kind != NERV_MODEL_GRID)
+    return 0;
+  for (int l = 0; l < cfg->n_levels; l++)
+    n += (size_t) (l ? cfg->lat_c : cfg->lat_c0) *
+        nerv_ceil_div (cfg->height, 1 << l) * nerv_ceil_div (cfg->width, 1 << l);
+  return n;
+}
+
+/* GRID: the ARM (three linear layers over each latent's context; the
+ * first also reads a one-hot of the latent's plane and coding mode), then
+ * the synthesis (a 1x1 skip from the upsampled planes to the output, and
+ * a branch 1x1 -> ReLU -> 1x1 -> ReLU -> 3x3 added to it). The ARM layers
+ * run once per latent: their grid is 1 x latents. */
+static void
+grid_layers (const NervModelConfig * cfg, NervLayerTable * t)
+{
+  const int planes = nerv_model_config_latent_planes (cfg);
+  const int n = (int) MIN (nerv_model_config_latent_size (cfg), G_MAXINT);
+  const int a = cfg->arm_c, c = cfg->synth_c, oc = cfg->out_channels;
+  const int h = cfg->height, w = cfg->width;
+
+  if (planes < 1 || a < 1 || c < 1)
+    return;
+  nerv_layer_table_add (t, NERV_LAYER_LINEAR, NERV_ACT_RELU,
+      NERV_ARM_CONTEXT + 2 * planes, a, 1, 1, 1, n);
+  nerv_layer_table_add (t, NERV_LAYER_LINEAR, NERV_ACT_RELU, a, a, 1, 1, 1, n);
+  nerv_layer_table_add (t, NERV_LAYER_LINEAR, NERV_ACT_NONE, a, 2, 1, 1, 1, n);
+  nerv_layer_table_add (t, NERV_LAYER_CONV, NERV_ACT_NONE, planes, oc, 1, 1, h,
+      w);
+  nerv_layer_table_add (t, NERV_LAYER_CONV, NERV_ACT_RELU, planes, c, 1, 1, h,
+      w);
+  nerv_layer_table_add (t, NERV_LAYER_CONV, NERV_ACT_RELU, c, c, 1, 1, h, w);
+  nerv_layer_table_add (t, NERV_LAYER_CONV, NERV_ACT_NONE, c, oc, 3, 1, h, w);
+}
+
+static gboolean
+grid_config_validate (const NervModelConfig * cfg, GError ** error)
+{
+#define CHECK(cond, ...) G_STMT_START { if (!(cond)) { \
+    g_set_error (error, NERV_ERROR, NERV_ERROR_INVALID, __VA_ARGS__); \
+    return FALSE; } } G_STMT_END
+  CHECK (cfg->n_levels >= 1 && cfg->n_levels <= NERV_GRID_MAX_LEVELS,
+      "%d latent levels (1..%d)", cfg->n_levels, NERV_GRID_MAX_LEVELS);
+  CHECK (cfg->lat_c0 >= 1 && cfg->lat_c0 <= 3 && cfg->lat_c >= 1
+      && cfg->lat_c <= 3, "latent planes per level %d, %d (1..3)",
+      cfg->lat_c0, cfg->lat_c);
+  CHECK (cfg->synth_c >= 1 && cfg->synth_c <= NERV_GRID_MAX_WIDTH,
+      "synthesis width %d (1..%d)", cfg->synth_c, NERV_GRID_MAX_WIDTH);
+  CHECK (cfg->arm_c >= 1 && cfg->arm_c <= NERV_ARM_MAX_WIDTH,
+      "ARM width %d (1..%d)", cfg->arm_c, NERV_ARM_MAX_WIDTH);
+  {
+    /* the synthesis keeps its input planes and two hidden layers for
+     * backward: the same bound as the other kinds' activations */
+    const gint64 acts = (gint64) (nerv_model_config_latent_planes (cfg) +
+        2 * cfg->synth_c + 2 * cfg->out_channels) * cfg->width * cfg->height;
+    CHECK (acts <= NERV_MAX_ACTIVATIONS, "the network would need %"
+        G_GINT64_FORMAT " MiB of activations (limit %d MiB)", acts * 4 >> 20,
+        (int) ((gint64) NERV_MAX_ACTIVATIONS * 4 >> 20));
+  }
+  return TRUE;
+#undef CHECK
+}
+
 void
 nerv_model_layers (const NervModelConfig * cfg, NervLayerTable * t)
 {
   int h = cfg->embed_h, w = cfg->embed_w, c = cfg->fc_dim;
 
   memset (t, 0, sizeof (*t));
+  if (cfg->kind == NERV_MODEL_GRID) {
+    grid_layers (cfg, t);
+    return;
+  }
   if (cfg->n_stages < 1 || cfg->n_stages > NERV_MAX_STAGES)
     return;
   switch (cfg->kind) {
     case NERV_MODEL_HNERV:
       /* the frame's embedding -> 1x1 stem conv -> GELU */
-      add_layer (t, NERV_LAYER_CONV, NERV_ACT_GELU, cfg->embed_c, c, 1, 1, h,
+      nerv_layer_table_add (t, NERV_LAYER_CONV, NERV_ACT_GELU, cfg->embed_c, c, 1, 1, h,
           w);
       break;
     case NERV_MODEL_NERV:
       /* t -> positional encoding -> linear -> GELU -> linear to
        * [fc_dim][h][w] -> GELU */
-      add_layer (t, NERV_LAYER_POSENC, NERV_ACT_NONE, 0, 2 * cfg->pe_levels,
+      nerv_layer_table_add (t, NERV_LAYER_POSENC, NERV_ACT_NONE, 0, 2 * cfg->pe_levels,
           1, 1, 1, 1);
-      add_layer (t, NERV_LAYER_LINEAR, NERV_ACT_GELU, 2 * cfg->pe_levels,
+      nerv_layer_table_add (t, NERV_LAYER_LINEAR, NERV_ACT_GELU, 2 * cfg->pe_levels,
           cfg->mlp_hidden, 1, 1, 1, 1);
-      add_layer (t, NERV_LAYER_LINEAR, NERV_ACT_GELU, cfg->mlp_hidden,
+      nerv_layer_table_add (t, NERV_LAYER_LINEAR, NERV_ACT_GELU, cfg->mlp_hidden,
           c * h * w, 1, 1, 1, 1);
       break;
     default:
@@ -202,13 +281,13 @@ nerv_model_layers (const NervModelConfig * cfg, NervLayerTable * t)
   }
   for (int i = 0; i < cfg->n_stages; i++) {
     const int s = cfg->strides[i];
-    add_layer (t, NERV_LAYER_CONV_SHUFFLE, NERV_ACT_GELU, c,
+    nerv_layer_table_add (t, NERV_LAYER_CONV_SHUFFLE, NERV_ACT_GELU, c,
         cfg->channels[i] * s * s, cfg->kernels[i], s, h, w);
     c = cfg->channels[i];
     h *= s;
     w *= s;
   }
-  add_layer (t, NERV_LAYER_CONV, NERV_ACT_HEAD, c, cfg->out_channels,
+  nerv_layer_table_add (t, NERV_LAYER_CONV, NERV_ACT_HEAD, c, cfg->out_channels,
       cfg->head_kernel, 1, h, w);
 }
 
@@ -257,13 +336,15 @@ nerv_model_config_validate (const NervModelConfig * cfg, GError ** error)
     return FALSE; } } G_STMT_END
   gint64 size_h, size_w;
 
-  CHECK (cfg->kind == NERV_MODEL_HNERV || cfg->kind == NERV_MODEL_NERV,
-      "unknown model kind %d", cfg->kind);
+  CHECK (cfg->kind == NERV_MODEL_HNERV || cfg->kind == NERV_MODEL_NERV
+      || cfg->kind == NERV_MODEL_GRID, "unknown model kind %d", cfg->kind);
   CHECK (cfg->width >= 1 && cfg->width <= NERV_MAX_DIM && cfg->height >= 1
       && cfg->height <= NERV_MAX_DIM, "frame size %dx%d not within 1..%d",
       cfg->width, cfg->height, NERV_MAX_DIM);
   CHECK (cfg->out_channels == 1 || cfg->out_channels == 3,
       "%d output channels (1 or 3)", cfg->out_channels);
+  if (cfg->kind == NERV_MODEL_GRID)
+    return grid_config_validate (cfg, error);
   CHECK (cfg->n_stages >= 1 && cfg->n_stages <= NERV_MAX_STAGES,
       "%d stages (1..%d)", cfg->n_stages, NERV_MAX_STAGES);
   CHECK (cfg->fc_dim >= 1 && cfg->fc_dim <= NERV_MAX_CHANNELS,
@@ -334,6 +415,8 @@ int
 nerv_model_config_out_width (const NervModelConfig * cfg)
 {
   int w = cfg->embed_w;
+  if (cfg->kind == NERV_MODEL_GRID)
+    return cfg->width;
   for (int i = 0; i < cfg->n_stages; i++)
     w *= cfg->strides[i];
   return w;
@@ -343,6 +426,8 @@ int
 nerv_model_config_out_height (const NervModelConfig * cfg)
 {
   int h = cfg->embed_h;
+  if (cfg->kind == NERV_MODEL_GRID)
+    return cfg->height;
   for (int i = 0; i < cfg->n_stages; i++)
     h *= cfg->strides[i];
   return h;
@@ -629,6 +714,10 @@ layer_forward (NervModel * m, Layer * l, float t)
     case NERV_ACT_HEAD:
       nerv_head_act_forward (l->z, l->y, n);
       break;
+    case NERV_ACT_RELU:
+      for (size_t i = 0; i < n; i++)
+        l->y[i] = MAX (l->z[i], 0.0f);
+      break;
   }
 }
 
@@ -666,6 +755,10 @@ act_backward (NervModel * m, const Layer * l, const float *dy, float *dz)
       return dz;
     case NERV_ACT_HEAD:
       nerv_head_act_backward (l->y, dy, dz, n);
+      return dz;
+    case NERV_ACT_RELU:
+      for (size_t i = 0; i < n; i++)
+        dz[i] = l->z[i] > 0.0f ? dy[i] : 0.0f;
       return dz;
   }
   g_assert_not_reached ();

@@ -29,7 +29,18 @@ G_BEGIN_DECLS
 typedef enum {
   NERV_MODEL_HNERV = 0,
   NERV_MODEL_NERV = 1,
+  /* per-frame latent grids at several resolutions, upsampled and turned
+   * into pixels by a small synthesis; an auto-regressive context model
+   * (ARM) gives each latent its probability (nerv-grid.h) */
+  NERV_MODEL_GRID = 2,
 } NervModelKind;
+
+#define NERV_GRID_MAX_LEVELS 8
+#define NERV_GRID_MAX_WIDTH 64  /* synthesis channels */
+#define NERV_ARM_MAX_WIDTH 32   /* ARM hidden units (int32 sums, nerv-grid.h) */
+/* values an ARM reads around a latent: 12 decoded neighbours in its own
+ * plane and 5 in the reference frame's (nerv-grid.h) */
+#define NERV_ARM_CONTEXT 17
 
 typedef struct {
   NervModelKind kind;
@@ -45,6 +56,12 @@ typedef struct {
   int head_kernel;
   int pe_levels;                /* NeRV */
   int mlp_hidden;               /* NeRV */
+  /* GRID (the HNeRV/NeRV fields above are unused, n_stages 0) */
+  int n_levels;                 /* latent grids: level l is the frame size
+                                 * / 2^l, rounded up (1..8) */
+  int lat_c0, lat_c;            /* latent planes of level 0, of the others */
+  int synth_c;                  /* synthesis width */
+  int arm_c;                    /* ARM width */
 } NervModelConfig;
 
 /* Shape rules (HNeRV's): kernel of stage i = min(1+2i, max_kernel);
@@ -81,6 +98,10 @@ void nerv_model_config_anchor (NervModelConfig * cfg);
 
 gboolean nerv_model_config_validate (const NervModelConfig * cfg, GError ** error);
 size_t nerv_model_config_n_params (const NervModelConfig * cfg);
+/* GRID: latent planes (level 0's, then lat_c per further level) and
+ * latent values per frame; 0 for the other kinds */
+int nerv_model_config_latent_planes (const NervModelConfig * cfg);
+size_t nerv_model_config_latent_size (const NervModelConfig * cfg);
 /* floats per frame embedding (0 for NeRV) */
 size_t nerv_model_config_embed_size (const NervModelConfig * cfg);
 int nerv_model_config_out_width (const NervModelConfig * cfg);
@@ -121,6 +142,7 @@ typedef enum {
   NERV_ACT_NONE,
   NERV_ACT_GELU,
   NERV_ACT_HEAD,                /* tanh(x)/2 + 1/2 */
+  NERV_ACT_RELU,
 } NervActivation;
 
 typedef struct {
@@ -144,6 +166,10 @@ typedef struct {
 /* The layers of a config whose kind and stage count are in range (none
  * otherwise). */
 void nerv_model_layers (const NervModelConfig * cfg, NervLayerTable * table);
+/* Append a layer (offsets follow the previous layer's parameters). */
+void nerv_layer_table_add (NervLayerTable * t, NervLayerKind kind,
+    NervActivation act, int cin, int cout, int k, int shuffle, int in_h,
+    int in_w);
 /* Floats a layer outputs, before and after its activation (a shuffle
  * keeps the count). */
 size_t nerv_layer_out_size (const NervLayerDesc * l);

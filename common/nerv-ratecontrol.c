@@ -171,3 +171,27 @@ nerv_rate_control_update (NervRateControl * rc, gboolean key, int n,
   rc->period_left -= bits;
   rc->groups_left--;
 }
+
+/* ---- the latent-grid model -------------------------------------------- */
+
+float
+nerv_rate_control_grid_lambda (const NervRateControl * rc)
+{
+  const double bpp = rc->frame_bits / ((double) rc->width * rc->height);
+  const double lambda = 4e-3 * pow (MAX (bpp, 1e-4) / 0.15, -1.0 / 0.6);
+  return (float) CLAMP (lambda, 1e-6, 1.0);
+}
+
+double
+nerv_rate_control_grid_allowance (const NervRateControl * rc, int n)
+{
+  const double share = rc->frame_bits * n;
+  return MAX (0.25 * share, share + 0.5 * (rc->bits_target - rc->bits_spent));
+}
+
+void
+nerv_rate_control_grid_update (NervRateControl * rc, int n, size_t bits)
+{
+  rc->bits_spent += bits;
+  rc->bits_target += rc->frame_bits * n;
+}

@@ -66,5 +66,20 @@ void nerv_rate_control_update (NervRateControl * rc, gboolean key, int n,
     size_t np, size_t esize, size_t bits, size_t weight_bits,
     size_t embed_bits);
 
+/* ---- the latent-grid model: rate by lambda ---------------------------- */
+
+/* The default lambda without a bitrate. */
+#define NERV_GRID_DEFAULT_LAMBDA 4e-3f
+
+/* The first lambda for the target: from a prior of the bits a lambda
+ * gives (bpp ~ 0.15 (lambda / 4e-3)^-0.6 at 320x192, measured on the
+ * groups of 8 frames of docs/performance.md). */
+float nerv_rate_control_grid_lambda (const NervRateControl * rc);
+/* The bits a group of n frames may spend: its frames' share, corrected by
+ * half of what was overspent so far. */
+double nerv_rate_control_grid_allowance (const NervRateControl * rc, int n);
+/* After a group: its bits in all. */
+void nerv_rate_control_grid_update (NervRateControl * rc, int n, size_t bits);
+
 G_END_DECLS
 #endif

@@ -80,6 +80,11 @@ static const SettingField fields[NERV_N_SETTINGS] = {
   [NERV_SETTING_SEED] = {{"seed",
           "Random seed: the same input and settings give the same stream",
           0, G_MAXUINT32, 1, TRUE}, FIELD (seed, FIELD_UINT)},
+  [NERV_SETTING_LAMBDA] = {{"lambda",
+          "Constant quality (latent-grid model): the rate-distortion "
+          "trade-off, MSE + lambda x bits per pixel; larger is smaller and "
+          "worse; 0: from the bitrate, or 0.004 without one",
+          0, 1, 0, FALSE}, FIELD (lambda, FIELD_FLOAT)},
 };
 
 #undef FIELD

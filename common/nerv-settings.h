@@ -51,6 +51,9 @@ typedef struct {
                                  * group a key group): for comparisons */
   float deadzone;               /* residual changes below this many steps
                                  * are not coded (0.5: plain rounding) */
+  float lambda;                 /* kind 2: the rate-distortion trade-off
+                                 * (MSE + lambda x bits per pixel); 0: from
+                                 * the bitrate, or the default without one */
   int threads;                  /* 0: all */
   guint32 seed;
   NervEncoderProgressFunc progress;
@@ -86,6 +89,7 @@ typedef enum {
   NERV_SETTING_DEADZONE,
   NERV_SETTING_THREADS,
   NERV_SETTING_SEED,
+  NERV_SETTING_LAMBDA,
   NERV_N_SETTINGS
 } NervSetting;
 

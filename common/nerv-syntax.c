@@ -4,6 +4,7 @@
  * Normative format code: the group packet's payload (docs/bitstream.md).
  */
 #include "nerv-syntax.h"
+#include "nerv-grid.h"
 
 #include <math.h>
 #include <string.h>
@@ -130,6 +131,14 @@ nerv_group_payload_init (NervGroupPayload * p, const NervModelConfig * cfg,
   p->embed_size = nerv_model_config_embed_size (cfg);
   p->embed_bits = embed_bits;
   p->max_frames = group_size;
+  if (cfg->kind == NERV_MODEL_GRID) {
+    /* the ARM's three layers: weights and biases, six tensors */
+    NervLayerTable lt;
+    nerv_model_layers (cfg, &lt);
+    p->arm_params = lt.layer[3].w_off;
+    for (int i = 0; i < p->n_tensors && p->t[i].offset < p->arm_params; i++)
+      p->arm_rows += p->t[i].rows;
+  }
   /* sized by the stream header: not zeroed, pages are touched when used */
   p->row_exp = g_try_new (int, p->n_rows);
   p->ints = g_try_new (gint32, p->n_params);
@@ -225,6 +234,13 @@ nerv_group_payload_read_body (NervGroupPayload * p)
     return rc.overrun ? NERV_ERR_TRUNCATED : NERV_ERR_INVALID;
   for (size_t i = 0; g->key && i < p->n_params; i++)
     if (p->ints[i] < -NERV_MAX_WEIGHT_INT || p->ints[i] > NERV_MAX_WEIGHT_INT)
+      return NERV_ERR_INVALID;
+  /* the ARM's rows on its fixed step, its integers in range */
+  for (int r = 0; g->key && r < p->arm_rows; r++)
+    if (p->row_exp[r] != NERV_ARM_WEIGHT_EXP)
+      return NERV_ERR_INVALID;
+  for (size_t i = 0; g->key && i < p->arm_params; i++)
+    if (p->ints[i] < -NERV_ARM_MAX_WEIGHT || p->ints[i] > NERV_ARM_MAX_WEIGHT)
       return NERV_ERR_INVALID;
   return NERV_OK;
 }

@@ -33,6 +33,9 @@ typedef struct {
   size_t embed_size;            /* embedding values per frame; 0: NeRV */
   int embed_bits;
   int max_frames;               /* the stream header's group size */
+  int arm_rows;                 /* kind 2: the ARM's rows (the first ones),
+                                 * on a fixed step */
+  size_t arm_params;            /* and its parameters (the first ones) */
 
   /* the payload */
   NervGroupHeader header;       /* body, body_size: set by the reader */

@@ -66,7 +66,10 @@ typedef struct {
   size_t bits;                  /* all packets of the group */
   size_t weight_bits;           /* the stream header and the group packet
                                  * less its embeddings */
-  size_t embed_bits;            /* the embeddings (in the group packet) */
+  size_t embed_bits;            /* the embeddings (in the group packet);
+                                 * kind 2: the latents (in the frame
+                                 * packets, their coder streams) */
+  float lambda;                 /* kind 2: the trade-off it trained with */
   /* rate control (bitrate set) */
   double allowance;             /* the bits the group was given */
   int coarsen;                  /* key group: weight steps made coarser by

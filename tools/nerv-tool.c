@@ -62,6 +62,7 @@ static const struct {
   {NERV_SETTING_DEADZONE, 0, "STEPS"},
   {NERV_SETTING_THREADS, 't', "N"},
   {NERV_SETTING_SEED, 's', "N"},
+  {NERV_SETTING_LAMBDA, 'l', "LAMBDA"},
 };
 
 /* What the command line says of the settings: a preset first, then the
@@ -175,7 +176,8 @@ cmd_encode (int argc, char **argv)
   gchar *model = NULL;
   SettingArgs args = { 0, };
   const GOptionEntry other_entries[] = {
-    {"model", 'm', 0, G_OPTION_ARG_STRING, &model, "hnerv (default) or nerv", "KIND"},
+    {"model", 'm', 0, G_OPTION_ARG_STRING, &model,
+        "grid (latent grids), hnerv or nerv (default: the core's)", "KIND"},
     {"speed-preset", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_preset,
         NULL, "PRESET"},
     {"frames", 'n', 0, G_OPTION_ARG_INT, &frames, "Frames to code (default all)", "N"},
@@ -215,8 +217,9 @@ cmd_encode (int argc, char **argv)
   }
   g_option_context_free (ctx);
   g_ptr_array_unref (texts);
-  if (model && strcmp (model, "nerv") && strcmp (model, "hnerv")) {
-    g_printerr ("nerv-tool: --model must be hnerv or nerv\n");
+  if (model && strcmp (model, "nerv") && strcmp (model, "hnerv")
+      && strcmp (model, "grid")) {
+    g_printerr ("nerv-tool: --model must be grid, hnerv or nerv\n");
     return 2;
   }
   if (frames < 0 || start < 0) {
@@ -234,7 +237,9 @@ cmd_encode (int argc, char **argv)
   s.format = y.format;
   s.fps_n = y.fps_n;
   s.fps_d = y.fps_d;
-  s.kind = model && !strcmp (model, "nerv") ? NERV_MODEL_NERV : NERV_MODEL_HNERV;
+  if (model)
+    s.kind = !strcmp (model, "nerv") ? NERV_MODEL_NERV :
+        !strcmp (model, "grid") ? NERV_MODEL_GRID : NERV_MODEL_HNERV;
   s.from_scratch = scratch;
   s.progress = encode_progress;
   s.user_data = GINT_TO_POINTER (verbose);
@@ -283,10 +288,13 @@ cmd_encode (int argc, char **argv)
       const guint8 *d = g_bytes_get_data (ef.data, &len);
       if (ef.group_start && nerv_encoder_last_group (enc, &gs)) {
         g_print ("group %d%s: %d frames, %zu params, %zu bits (weights %zu, "
-            "embeddings %zu), psnr_y %.2f psnr_yuv %.2f, %.1f s\n", gs.group,
+            "%s %zu), psnr_y %.2f psnr_yuv %.2f, %.1f s\n", gs.group,
             gs.key ? " key" : "", gs.n_frames, gs.params, gs.bits,
-            gs.weight_bits, gs.embed_bits, gs.psnr_y, gs.psnr_yuv, gs.train_s);
-        if (s.bitrate > 0)
+            gs.weight_bits, s.kind == NERV_MODEL_GRID ? "latents" :
+            "embeddings", gs.embed_bits, gs.psnr_y, gs.psnr_yuv, gs.train_s);
+        if (s.kind == NERV_MODEL_GRID)
+          g_print ("  lambda %.5g%s\n", gs.lambda, s.bitrate > 0 ? "" : "");
+        if (s.bitrate > 0 && s.kind != NERV_MODEL_GRID)
           g_print ("  rate: allowance %.0f bits, %s %g\n", gs.allowance,
               gs.key ? "steps coarser by (1/8 octaves)" : "dead zone",
               gs.key ? (double) gs.coarsen : gs.deadzone);

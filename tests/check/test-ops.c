@@ -29,49 +29,6 @@ fill (float *p, size_t n, float a)
     p[i] = frand (a);
 }
 
-static double
-dot (const float *a, const float *b, size_t n)
-{
-  double s = 0;
-  for (size_t i = 0; i < n; i++)
-    s += (double) a[i] * b[i];
-  return s;
-}
-
-/* A scalar loss of an op, computed from the op's current inputs. */
-typedef struct
-{
-  double (*loss) (gpointer ctx);
-  gpointer ctx;
-  double eps;                   /* step of the central difference */
-  double scale;                 /* of the gradients, for the tolerance */
-} GradProbe;
-
-/* The central finite difference of the probe's loss in p[i], for i = 0,
- * step, 2 step, ... below n, against the backward pass's grad[i] - grad0
- * (grad0: the value the gradient accumulated onto), with a tolerance for
- * float32 forward passes. Every p[i] is restored. */
-static void
-check_grad (const GradProbe * g, const char *what, float *p, size_t n,
-    size_t step, const float *grad, double grad0)
-{
-  for (size_t i = 0; i < n; i += step) {
-    const float keep = p[i];
-    double lp, lm, num, ana, tol;
-    p[i] = keep + g->eps;
-    lp = g->loss (g->ctx);
-    p[i] = keep - g->eps;
-    lm = g->loss (g->ctx);
-    p[i] = keep;
-    num = (lp - lm) / (2 * g->eps);
-    ana = grad[i] - grad0;
-    tol = 2e-2 * fabs (num) + 2e-3 * g->scale + 1e-4;
-    ck_assert_msg (fabs (num - ana) <= tol,
-        "%s[%zu]: finite difference %.6g, backward %.6g (tol %.3g)", what, i,
-        num, ana, tol);
-  }
-}
-
 /* ---- convolution ------------------------------------------------------ */
 
 typedef struct {
@@ -86,7 +43,7 @@ conv_loss (gpointer ctx)
 {
   ConvCase *cc = ctx;
   nerv_conv2d_forward (cc->s, &cc->c, cc->x, cc->h, cc->w, cc->wt, cc->b, cc->y);
-  return dot (cc->y, cc->r, (size_t) cc->c.cout * cc->h * cc->w);
+  return nerv_dot (cc->y, cc->r, (size_t) cc->c.cout * cc->h * cc->w);
 }
 
 static void
@@ -251,7 +208,7 @@ shuffle_gelu_loss (gpointer ctx)
   ShuffleCase *sc = ctx;
   nerv_shuffle_gelu_forward (sc->s, sc->z, sc->c, sc->h, sc->w, sc->r, sc->pre,
       sc->y);
-  return dot (sc->y, sc->rr, sc->n);
+  return nerv_dot (sc->y, sc->rr, sc->n);
 }
 
 START_TEST (test_shuffle_gelu_grad)
@@ -308,7 +265,7 @@ head_loss (gpointer ctx)
 {
   HeadCase *hc = ctx;
   nerv_head_act_forward (hc->x, hc->y, hc->n);
-  return dot (hc->y, hc->r, hc->n);
+  return nerv_dot (hc->y, hc->r, hc->n);
 }
 
 START_TEST (test_head_grad)
@@ -340,7 +297,7 @@ linear_loss (gpointer ctx)
 {
   LinearCase *lc = ctx;
   nerv_linear_forward (lc->dsp, lc->in, lc->out, lc->x, lc->wt, lc->b, lc->y);
-  return dot (lc->y, lc->r, lc->out);
+  return nerv_dot (lc->y, lc->r, lc->out);
 }
 
 START_TEST (test_linear_grad)
