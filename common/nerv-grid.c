@@ -256,6 +256,134 @@ nerv_grid_upsample_plane_backward (const NervGridLayout * lay, int p,
   }
 }
 
+/* ---- motion --------------------------------------------------------------- */
+
+/* floor (a / 2^n) for any sign */
+static inline gint32
+floor_shift (gint32 a, int n)
+{
+  return a >= 0 ? a >> n : ~((~a) >> n);
+}
+
+/* plane p's fraction bits and its motion on that grid */
+static inline int
+warp_grid (const NervGridLayout * lay, int p, int mvx, int mvy, int *mx,
+    int *my)
+{
+  const int l = lay->level[p];
+  const int F = MIN (2 + l, 6);
+  /* mv / (4 2^l) pixels of the plane, times 2^F */
+  if (2 + l <= 6) {
+    *mx = mvx;
+    *my = mvy;
+  } else {
+    const int sh = l - 4;
+    *mx = floor_shift (mvx + (1 << (sh - 1)), sh);
+    *my = floor_shift (mvy + (1 << (sh - 1)), sh);
+  }
+  return F;
+}
+
+/* source index and weight of the next one for output index x */
+static inline void
+warp_pos (int x, int m, int F, int n, int *i0, int *i1, int *f)
+{
+  const int s = x * (1 << F) - m;
+  const int i = floor_shift (s, F);
+  *f = s - i * (1 << F);
+  *i0 = clampi (i, 0, n - 1);
+  *i1 = clampi (i + 1, 0, n - 1);
+}
+
+void
+nerv_grid_warp_int (const NervGridLayout * lay, const gint32 * ref, int mvx,
+    int mvy, gint32 * pred)
+{
+  for (int p = 0; p < lay->n_planes; p++) {
+    const int w = lay->w[p], h = lay->h[p];
+    const gint32 *src = ref + lay->off[p];
+    gint32 *dst = pred + lay->off[p];
+    int mx, my;
+    const int F = warp_grid (lay, p, mvx, mvy, &mx, &my), one = 1 << F;
+    for (int y = 0; y < h; y++) {
+      int y0, y1, fy;
+      warp_pos (y, my, F, h, &y0, &y1, &fy);
+      for (int x = 0; x < w; x++) {
+        int x0, x1, fx;
+        gint32 v;
+        warp_pos (x, mx, F, w, &x0, &x1, &fx);
+        v = (one - fx) * (one - fy) * src[(size_t) y0 * w + x0] +
+            fx * (one - fy) * src[(size_t) y0 * w + x1] +
+            (one - fx) * fy * src[(size_t) y1 * w + x0] +
+            fx * fy * src[(size_t) y1 * w + x1];
+        dst[(size_t) y * w + x] = floor_shift (v + (1 << (2 * F - 1)), 2 * F);
+      }
+    }
+  }
+}
+
+void
+nerv_grid_warp_float (const NervGridLayout * lay, const float *ref, int mvx,
+    int mvy, float *pred)
+{
+  for (int p = 0; p < lay->n_planes; p++) {
+    const int w = lay->w[p], h = lay->h[p];
+    const float *src = ref + lay->off[p];
+    float *dst = pred + lay->off[p];
+    int mx, my;
+    const int F = warp_grid (lay, p, mvx, mvy, &mx, &my);
+    const float k = 1.0f / (1 << F);
+    for (int y = 0; y < h; y++) {
+      int y0, y1, fy;
+      float wy;
+      warp_pos (y, my, F, h, &y0, &y1, &fy);
+      wy = fy * k;
+      for (int x = 0; x < w; x++) {
+        int x0, x1, fx;
+        float wx;
+        warp_pos (x, mx, F, w, &x0, &x1, &fx);
+        wx = fx * k;
+        dst[(size_t) y * w + x] =
+            (1 - wx) * (1 - wy) * src[(size_t) y0 * w + x0] +
+            wx * (1 - wy) * src[(size_t) y0 * w + x1] +
+            (1 - wx) * wy * src[(size_t) y1 * w + x0] +
+            wx * wy * src[(size_t) y1 * w + x1];
+      }
+    }
+  }
+}
+
+void
+nerv_grid_warp_adjoint (const NervGridLayout * lay, const float *dpred,
+    int mvx, int mvy, float *dref)
+{
+  for (int p = 0; p < lay->n_planes; p++) {
+    const int w = lay->w[p], h = lay->h[p];
+    const float *g = dpred + lay->off[p];
+    float *d = dref + lay->off[p];
+    int mx, my;
+    const int F = warp_grid (lay, p, mvx, mvy, &mx, &my);
+    const float k = 1.0f / (1 << F);
+    for (int y = 0; y < h; y++) {
+      int y0, y1, fy;
+      float wy;
+      warp_pos (y, my, F, h, &y0, &y1, &fy);
+      wy = fy * k;
+      for (int x = 0; x < w; x++) {
+        int x0, x1, fx;
+        float wx;
+        const float v = g[(size_t) y * w + x];
+        warp_pos (x, mx, F, w, &x0, &x1, &fx);
+        wx = fx * k;
+        d[(size_t) y0 * w + x0] += (1 - wx) * (1 - wy) * v;
+        d[(size_t) y0 * w + x1] += wx * (1 - wy) * v;
+        d[(size_t) y1 * w + x0] += (1 - wx) * wy * v;
+        d[(size_t) y1 * w + x1] += wx * wy * v;
+      }
+    }
+  }
+}
+
 /* ---- synthesis --------------------------------------------------------- */
 
 struct _NervGridSynth {

@@ -110,6 +110,24 @@ void nerv_grid_upsample_plane (const NervGridLayout * lay, int p,
 void nerv_grid_upsample_plane_backward (const NervGridLayout * lay, int p,
     const float *dsrc, float *dlat, float *tmp);
 
+/* ---- motion: the reference frame's latents shifted -------------------- */
+
+/* Motion vectors in quarter pixels of the frame: the content at x came
+ * from x - mv in the reference frame. */
+#define NERV_MV_MAX 256         /* +- 64 pixels */
+
+/* The prediction of a frame's latents from the reference frame's (normative,
+ * docs/bitstream.md): each plane of level l shifted by mv / 2^l with
+ * bilinear weights on a grid of 2^-F, F = min (2 + l, 6), rounded. */
+void nerv_grid_warp_int (const NervGridLayout * lay, const gint32 * ref,
+    int mvx, int mvy, gint32 * pred);
+/* The same bilinear shift in float without rounding, and its adjoint
+ * (dref (+)= W^T dpred), for training. */
+void nerv_grid_warp_float (const NervGridLayout * lay, const float *ref,
+    int mvx, int mvy, float *pred);
+void nerv_grid_warp_adjoint (const NervGridLayout * lay, const float *dpred,
+    int mvx, int mvy, float *dref);
+
 /* ---- synthesis ------------------------------------------------------ */
 
 typedef struct _NervGridSynth NervGridSynth;

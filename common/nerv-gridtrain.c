@@ -97,6 +97,9 @@ struct _NervGridTrainer {
   gpointer fq_data;
 
   float *base;                  /* [S] fixed; NULL at a key group */
+  int *mv;                      /* [n][2] motion of frame i from i - 1 */
+  gint32 *ri, *pi;              /* the integer chain */
+  float *g2;                    /* a gradient on its way down the chain */
   float *t, *tm, *tv;           /* [n][S] the coded changes, Adam state */
   int *tsteps;                  /* Adam steps of each frame's t */
   float *q, *dq;                /* [S] the trained frame's quantised t
@@ -105,7 +108,7 @@ struct _NervGridTrainer {
 
   NervGridSynth *synth;
   NervGridArm *arm;
-  size_t arm_params;            /* the ARM's, the first parameters */
+
   int step, n_steps, net_steps;
   double epoch_bits;
   guint32 rng;
@@ -145,15 +148,14 @@ nerv_grid_trainer_new (const NervModelConfig * cfg, NervScratch * s,
   t->y = nerv_alloc_floats (t->S);
   t->dy = nerv_alloc_floats (t->S);
   t->ref = nerv_alloc_floats (t->S);
+  t->mv = g_new0 (int, 2 * t->n);
+  t->ri = nerv_alloc_ints (t->S);
+  t->pi = nerv_alloc_ints (t->S);
+  t->g2 = nerv_alloc_floats (t->S);
   t->dcoded = nerv_alloc_floats (t->S);
   t->dout = nerv_alloc_floats (out);
   if (!base && init0)
     memcpy (t->t, init0, sizeof (float) * t->S);
-  {
-    NervLayerTable lt;
-    nerv_model_layers (cfg, &lt);
-    t->arm_params = lt.layer[3].w_off;
-  }
   t->synth = nerv_grid_synth_new (cfg, s, TRUE);
   t->arm = nerv_grid_arm_new (cfg, s);
   t->rng = p->seed * 2654435761u + 1;
@@ -179,6 +181,10 @@ nerv_grid_trainer_free (NervGridTrainer * t)
   nerv_free (t->y);
   nerv_free (t->dy);
   nerv_free (t->ref);
+  g_free (t->mv);
+  nerv_free (t->ri);
+  nerv_free (t->pi);
+  nerv_free (t->g2);
   nerv_free (t->dcoded);
   nerv_free (t->dout);
   nerv_grid_synth_free (t->synth);
@@ -192,6 +198,12 @@ nerv_grid_trainer_set_fake_quant (NervGridTrainer * t, NervQuantFunc func,
 {
   t->fq_func = func;
   t->fq_data = user_data;
+}
+
+void
+nerv_grid_trainer_set_motion (NervGridTrainer * t, const int *mv)
+{
+  memcpy (t->mv, mv, sizeof (int) * 2 * t->n);
 }
 
 void
@@ -297,20 +309,16 @@ adam (float *w, float *m, float *v, const float *g, size_t n, float lr,
 }
 
 /* one step on frame i; returns the loss, *mse the planes', *bits t_i's.
- * With chain, the gradient also reaches the changes t_j before i and the
- * network; else only t_i (sequential training). (step, n_steps): where the
- * schedule is. */
+ * The gradient reaches the network, t_i and the changes t_j before it.
+ * (step, n_steps): where the schedule is. */
 static double
-train_step (NervGridTrainer * t, int i, gboolean chain, gboolean hard,
-    float tau, float sigma, int step, int n_steps, double *mse, double *bits)
+train_step (NervGridTrainer * t, int i, gboolean hard, float tau, float sigma,
+    int step, int n_steps, double *mse, double *bits)
 {
   const NervModelConfig *cfg = &t->cfg;
   const size_t S = t->S;
   const double pixels = (double) cfg->width * cfg->height;
-  /* the network's part that learns: all of it, or (sequential) the ARM,
-   * which changes only the bits of the frames before, not their pictures */
   const gboolean net = t->p.lr > 0;
-  const size_t nlearn = chain ? t->np : t->arm_params;
   const float lr = lr_at (t->p.lr, t->p.warmup, step, n_steps);
   const float llr = lr_at (t->p.latent_lr, t->p.warmup, step, n_steps);
   const float *w = t->params;
@@ -319,23 +327,33 @@ train_step (NervGridTrainer * t, int i, gboolean chain, gboolean hard,
   const float *frame = t->clip->data + t->clip->frame_size * i;
 
   quantise_frame (t, i, hard, tau, sigma);
-  /* ref = the decoder's frame i - 1: base + round (t_0) + ... ; y_i = ref
-   * + q_i */
-  if (t->base)
-    memcpy (t->y, t->base, sizeof (float) * S);
-  else
-    memset (t->y, 0, sizeof (float) * S);
-  for (int j = 0; j < i; j++) {
-    const float *x = t->t + S * j;
-    for (size_t k = 0; k < S; k++)
-      t->y[k] += nearbyintf (x[k]);
-  }
+  /* ref = the decoder's prediction of frame i: W_i (y_(i-1)), the chain
+   * in integers as the decoder has it; y_i = ref + q_i */
   if (i > 0 || t->base) {
-    memcpy (t->ref, t->y, sizeof (float) * S);
+    if (t->base)
+      for (size_t k = 0; k < S; k++)
+        t->ri[k] = (gint32) t->base[k];
+    else
+      memset (t->ri, 0, sizeof (gint32) * S);
+    for (int j = 0; j <= i; j++) {
+      const float *x = t->t + S * j;
+      if (j == 0 && !t->base)
+        memset (t->pi, 0, sizeof (gint32) * S);
+      else
+        nerv_grid_warp_int (&t->lay, t->ri, t->mv[2 * j], t->mv[2 * j + 1],
+            t->pi);
+      if (j == i)
+        break;
+      for (size_t k = 0; k < S; k++)
+        t->ri[k] = CLAMP (t->pi[k] + (gint32) nearbyintf (x[k]),
+            -NERV_LATENT_MAX, NERV_LATENT_MAX);
+    }
+    for (size_t k = 0; k < S; k++)
+      t->ref[k] = (float) t->pi[k];
     ref = t->ref;
   }
   for (size_t k = 0; k < S; k++)
-    t->y[k] += t->q[k];
+    t->y[k] = (ref ? ref[k] : 0.0f) + t->q[k];
   if (hard && t->fq_func) {
     memcpy (t->fq, t->params, sizeof (float) * t->np);
     t->fq_func (t->fq, t->fq_data);
@@ -347,8 +365,8 @@ train_step (NervGridTrainer * t, int i, gboolean chain, gboolean hard,
   out = nerv_grid_synth_forward (t->synth, w, t->y);
   loss = nerv_frame_loss (&t->clip->fmt, out, cfg->width, cfg->height, frame,
       1.0f, t->dout, mse);
-  nerv_grid_synth_backward (t->synth, w, t->dout, net && chain ? t->grads :
-      NULL, t->dy);
+  nerv_grid_synth_backward (t->synth, w, t->dout, net ? t->grads : NULL,
+      t->dy);
   *bits = nerv_grid_arm_forward (t->arm, w, t->q, ref);
   loss += t->p.lambda * *bits / pixels;
   memset (t->dcoded, 0, sizeof (float) * S);
@@ -359,20 +377,30 @@ train_step (NervGridTrainer * t, int i, gboolean chain, gboolean hard,
   t->step++;
   if (net) {
     t->net_steps++;
-    adam (t->params, t->pm, t->pv, t->grads, nlearn, lr, t->net_steps);
+    adam (t->params, t->pm, t->pv, t->grads, t->np, lr, t->net_steps);
   }
-  /* every t_j on the chain: dy (straight through the rounding of the
-   * ones before i), and t_i's own bits */
-  for (int j = chain ? 0 : i; j <= i; j++) {
+  /* t_i: dy and its own bits; with the chain, every t_j before it: dy
+   * carried down the shifts (d y_(j-1) = W_j^T d y_j), straight through
+   * the rounding */
+  {
     float *g = t->dq;
-    if (j == i)
-      for (size_t k = 0; k < S; k++)
-        g[k] *= t->dy[k] + t->dcoded[k];
-    else
-      g = t->dy;
-    t->tsteps[j]++;
-    adam (t->t + S * j, t->tm + S * j, t->tv + S * j, g, S, llr,
-        t->tsteps[j]);
+    for (size_t k = 0; k < S; k++)
+      g[k] *= t->dy[k] + t->dcoded[k];
+    t->tsteps[i]++;
+    adam (t->t + S * i, t->tm + S * i, t->tv + S * i, g, S, llr,
+        t->tsteps[i]);
+  }
+  if (i > 0) {
+    float *a = t->dy, *b = t->g2;
+    for (int j = i; j > 0; j--) {
+      memset (b, 0, sizeof (float) * S);
+      nerv_grid_warp_adjoint (&t->lay, a, t->mv[2 * j], t->mv[2 * j + 1], b);
+      t->tsteps[j - 1]++;
+      adam (t->t + S * (j - 1), t->tm + S * (j - 1), t->tv + S * (j - 1), b,
+          S, llr, t->tsteps[j - 1]);
+      a = b;
+      b = a == t->g2 ? t->dy : t->g2;
+    }
   }
   return loss;
 }
@@ -403,32 +431,6 @@ report (NervGridTrainer * t, int e, int E, double loss, const double *mse,
   return t->p.progress (&pr, t->p.user_data);
 }
 
-/* frame after frame, each from where the one before ended */
-static gboolean
-run_sequential (NervGridTrainer * t, gint64 t0)
-{
-  const int n = t->n, K = t->p.epochs;
-  const int hard_from = K - (int) lrintf (t->p.hard * K);
-  double bits = 0;
-
-  t->n_steps = K * n;
-  for (int i = 0; i < n; i++) {
-    double loss = 0, mse[NERV_MAX_PLANES] = { 0 }, b = 0;
-    for (int k = 0; k < K; k++) {
-      const gboolean hard = k >= hard_from;
-      float tau, sigma;
-      soft_schedule (hard_from > 1 ? MIN (1.0f, (float) k / (hard_from - 1))
-          : 1, &tau, &sigma);
-      loss = train_step (t, i, FALSE, hard, tau, sigma, k, K, mse, &b);
-    }
-    bits += b;
-    t->epoch_bits = bits / (i + 1);
-    if (!report (t, i, n, loss, mse, t0))
-      return FALSE;
-  }
-  return TRUE;
-}
-
 gboolean
 nerv_grid_trainer_run (NervGridTrainer * t)
 {
@@ -440,8 +442,6 @@ nerv_grid_trainer_run (NervGridTrainer * t)
   gboolean ok = TRUE;
 
   t->step = 0;
-  if (t->p.sequential)
-    return run_sequential (t, t0);
   order = g_new (int, n);
   av_lfg_init (&lfg, t->p.seed);
   t->n_steps = E * n;
@@ -461,8 +461,8 @@ nerv_grid_trainer_run (NervGridTrainer * t)
     }
     for (int k = 0; k < n; k++) {
       double m[NERV_MAX_PLANES], b;
-      loss += train_step (t, order[k], TRUE, hard, tau, sigma, t->step,
-          t->n_steps, m, &b);
+      loss += train_step (t, order[k], hard, tau, sigma, t->step, t->n_steps,
+          m, &b);
       bits += b;
       for (int c = 0; c < NERV_MAX_PLANES; c++)
         mse[c] += m[c] / n;

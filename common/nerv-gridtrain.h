@@ -5,7 +5,8 @@
  * "Latent grids"): the network (synthesis and ARM) and every frame's
  * latents, on distortion + lambda x rate.
  *
- * Frame i's latents are a chain: y_i = base + t_0 + ... + t_i, where base
+ * Frame i's latents are a chain: y_i = W_i (y_(i-1)) + t_i, y_(-1) = base,
+ * W_i the shift by frame i's motion (nerv_grid_warp_int), where base
  * is what the decoder holds before the group (the previous frame's
  * integer latents; zeros at a key group) and t_i is what frame i codes:
  * at a key group t_0 is the first frame's latents (intra: the ARM has no
@@ -37,14 +38,8 @@ typedef struct {
   float warmup;                 /* share of steps of linear warm-up */
   float hard;                   /* share of the last epochs with plain
                                  * rounding and fake-quantised weights */
-  gboolean sequential;          /* frame after frame, each for `epochs`
-                                 * steps from the one before, the network
-                                 * fixed (else the frames in turn, in a
-                                 * random order each epoch, network and
-                                 * all) */
   guint32 seed;
-  NervProgressFunc progress;    /* after every epoch (sequential: every
-                                 * frame); FALSE stops */
+  NervProgressFunc progress;    /* after every epoch; FALSE stops */
   gpointer user_data;
 } NervGridTrainParams;
 
@@ -67,6 +62,9 @@ NervGridTrainer *nerv_grid_trainer_new (const NervModelConfig * cfg,
     NervScratch * s, float *params, const NervClip * clip,
     const float *base, const float *init0, const NervGridTrainParams * p);
 void nerv_grid_trainer_free (NervGridTrainer * t);
+/* The motion of each frame from the one before (quarter pixels; for
+ * frame 0 of a group with a base, from the base), [n][2]; none: zero. */
+void nerv_grid_trainer_set_motion (NervGridTrainer * t, const int *mv);
 /* Fake quantisation of the weights in the hard phase (in place, on a
  * copy of the parameters); NULL: none. */
 void nerv_grid_trainer_set_fake_quant (NervGridTrainer * t,

@@ -288,6 +288,13 @@ double
 nerv_latents_bits (const NervGridLayout * lay, const NervArmInt * arm,
     const gint32 * lat, const gint32 * ref)
 {
+  return nerv_latents_plane_bits (lay, arm, lat, ref, NULL);
+}
+
+double
+nerv_latents_plane_bits (const NervGridLayout * lay, const NervArmInt * arm,
+    const gint32 * lat, const gint32 * ref, double *plane_bits)
+{
   Walk wk = { lay, arm, ref };
   const int K = NERV_LAPLACE_K;
   double bits = 0;
@@ -310,6 +317,58 @@ nerv_latents_bits (const NervGridLayout * lay, const NervArmInt * arm,
         if (s == NERV_LAPLACE_SYMBOLS - 1)
           bits += 2.0 * g_bit_storage ((guint32) ABS (diff) - K);
       }
+    if (plane_bits)
+      plane_bits[p] = bits;
   }
   return bits;
+}
+
+/* ---- motion -------------------------------------------------------------- */
+
+/* e >= 1 as Exp-Golomb: n - 1 ones, a zero, the n - 1 bits below the top */
+static void
+write_eg (NervRangeEncoder * rc, guint32 e)
+{
+  const int n = g_bit_storage (e);
+  for (int i = 1; i < n; i++)
+    nerv_range_encode_direct (rc, 1, 1);
+  nerv_range_encode_direct (rc, 0, 1);
+  nerv_range_encode_direct (rc, e & ((1u << (n - 1)) - 1), n - 1);
+}
+
+/* 0 on a code longer than max_bits */
+static guint32
+read_eg (NervRangeDecoder * rc, int max_bits)
+{
+  int n = 1;
+  while (n <= max_bits && nerv_range_decode_direct (rc, 1))
+    n++;
+  if (n > max_bits)
+    return 0;
+  return (1u << (n - 1)) | nerv_range_decode_direct (rc, n - 1);
+}
+
+void
+nerv_motion_write (NervRangeEncoder * rc, int mvx, int mvy)
+{
+  const int v[2] = { mvx, mvy };
+  for (int i = 0; i < 2; i++)
+    write_eg (rc, (v[i] >= 0 ? 2u * v[i] : 2u * -v[i] - 1) + 1);
+}
+
+gboolean
+nerv_motion_read (NervRangeDecoder * rc, int *mvx, int *mvy)
+{
+  int v[2];
+  for (int i = 0; i < 2; i++) {
+    const guint32 e = read_eg (rc, 12);
+    if (!e)
+      return FALSE;
+    v[i] = (e - 1) & 1 ? -(int) ((e - 1 + 1) / 2) : (int) ((e - 1) / 2);
+    if (v[i] < -NERV_MV_MAX || v[i] > NERV_MV_MAX)
+      return FALSE;
+  }
+  *mvx = v[0];
+  *mvy = v[1];
+  return nerv_range_decoder_ok (rc);
 }

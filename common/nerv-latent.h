@@ -50,10 +50,22 @@ gboolean nerv_latents_decode (NervRangeDecoder * rc,
     const NervGridLayout * lay, const NervArmInt * arm, gint32 * lat,
     const gint32 * ref);
 
+/* A frame's motion (quarter pixels, within +-NERV_MV_MAX): each component
+ * zigzag-mapped (v >= 0: 2v, else -2v - 1) as an Exp-Golomb number of
+ * order 0 in equiprobable bits. */
+void nerv_motion_write (NervRangeEncoder * rc, int mvx, int mvy);
+/* FALSE on a coder error or a vector out of range. */
+gboolean nerv_motion_read (NervRangeDecoder * rc, int *mvx, int *mvy);
+
 /* Bits nerv_latents_encode would write, without a coder (for the
  * encoder's estimates): the sum of -log2 of each symbol's probability. */
 double nerv_latents_bits (const NervGridLayout * lay, const NervArmInt * arm,
     const gint32 * lat, const gint32 * ref);
+/* The same, and each plane's cumulative bits (plane_bits[p]: planes 0..p)
+ * when not NULL. */
+double nerv_latents_plane_bits (const NervGridLayout * lay,
+    const NervArmInt * arm, const gint32 * lat, const gint32 * ref,
+    double *plane_bits);
 
 G_END_DECLS
 #endif
