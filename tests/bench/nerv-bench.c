@@ -8,6 +8,9 @@
  * quiet machine. tests/bench/compare-torch.sh runs PyTorch beside it.
  *
  *   nerv-bench --model anchor --threads 2
+ *   nerv-bench --model grid --threads 2   (the latent-grid model at
+ *                                           320x192 4:2:0: synthesis,
+ *                                           ARM and whole training steps)
  *   nerv-bench --model small --write-config small.txt
  *   nerv-bench --crosscheck DIR      (files for torch_hnerv.py crosscheck)
  */
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "nerv-gridtrain.h"
 #include "nerv-train.h"
 
 static double
@@ -336,6 +340,122 @@ crosscheck (const char *dir, NervPool * pool, int steps)
   return 0;
 }
 
+/* ---- the latent-grid model --------------------------------------------- */
+
+/* The synthesis' forward and backward per kernel path (GFLOP/s from
+ * nerv_grid_synth_flops; backward counted as twice the forward), the ARM's
+ * bits and gradient over a frame's latents, and whole training steps of
+ * nerv_grid_trainer on 4 random frames (best path). */
+static int
+bench_grid (NervPool * pool, int iters, gboolean no_paths)
+{
+  NervModelConfig cfg;
+  NervFrameFormat fmt;
+  AVLFG lfg;
+  double flops, peak, arm_flops = 0;
+  size_t np, S;
+  NervLayerTable lt;
+  struct rusage ru;
+
+  nerv_grid_config_default (&cfg, 320, 192, 3, TRUE);
+  np = nerv_model_config_n_params (&cfg);
+  S = nerv_model_config_latent_size (&cfg);
+  nerv_model_layers (&cfg, &lt);
+  for (int i = 0; i < 3; i++)   /* the ARM's layers, once a latent */
+    arm_flops += 2.0 * lt.layer[i].n_w * S;
+  flops = nerv_grid_synth_flops (&cfg);
+  g_print ("nerv model=grid params=%zu out=320x192 latents=%zu "
+      "synth_gflop=%.3f arm_gflop=%.3f threads=%d\n", np, S, flops / 1e9,
+      arm_flops / 1e9, nerv_pool_n_threads (pool));
+  peak = measure_peak (pool, FALSE);
+  g_print ("nerv avx2_peak_gflops=%.1f (FMA register loops, %d threads; "
+      "shares below are of it)\n", peak, nerv_pool_n_threads (pool));
+
+  for (int level = no_paths ? nerv_dsp_max_level () : NERV_DSP_C;
+      level <= (int) nerv_dsp_max_level (); level++) {
+    NervDsp dsp;
+    NervScratch *s;
+    NervGridSynth *g;
+    NervGridArm *a;
+    float *params = nerv_alloc_floats (np), *grads = nerv_alloc_floats (np);
+    float *lat = nerv_alloc_floats (S), *dlat = nerv_alloc_floats (S);
+    float *dout = nerv_alloc_floats ((size_t) 3 * 320 * 192);
+    float *dcoded = nerv_alloc_floats (S);
+    double tf = 1e30, tb = 1e30, taf = 1e30, tab = 1e30;
+    const int n = level == NERV_DSP_C ? MAX (1, iters / 3) : iters;
+
+    nerv_dsp_init (&dsp, level);
+    s = nerv_scratch_new (pool, &dsp);
+    g = nerv_grid_synth_new (&cfg, s, TRUE);
+    a = nerv_grid_arm_new (&cfg, s);
+    av_lfg_init (&lfg, 5);
+    nerv_grid_init_params (&cfg, params, 8 / 255.0f, 1);
+    fill_random (params, np, &lfg, -0.2f, 0.2f);
+    for (size_t i = 0; i < S; i++)
+      lat[i] = (float) ((int) (av_lfg_get (&lfg) % 7) - 3);
+    fill_random (dout, (size_t) 3 * 320 * 192, &lfg, -1e-3f, 1e-3f);
+    nerv_grid_synth_forward (g, params, lat);   /* warm-up */
+    nerv_grid_synth_backward (g, params, dout, grads, dlat);
+    nerv_grid_arm_forward (a, params, lat, NULL);
+    nerv_grid_arm_backward (a, params, 1e-3f, grads, dcoded);
+    for (int i = 0; i < n; i++) {
+      double t0 = now_s ();
+      nerv_grid_synth_forward (g, params, lat);
+      tf = MIN (tf, now_s () - t0);
+      t0 = now_s ();
+      nerv_grid_synth_backward (g, params, dout, grads, dlat);
+      tb = MIN (tb, now_s () - t0);
+      t0 = now_s ();
+      nerv_grid_arm_forward (a, params, lat, lat);
+      taf = MIN (taf, now_s () - t0);
+      t0 = now_s ();
+      nerv_grid_arm_backward (a, params, 1e-3f, grads, dcoded);
+      tab = MIN (tab, now_s () - t0);
+    }
+    g_print ("nerv path=%-6s synth forward %6.2f ms %6.1f GFLOP/s %5.1f%% | "
+        "backward %6.2f ms %6.1f GFLOP/s %5.1f%% | arm forward %6.2f ms "
+        "backward %6.2f ms\n", nerv_dsp_level_name (level), tf * 1e3,
+        flops / tf / 1e9, peak > 0 ? 100 * flops / tf / 1e9 / peak : 0.0,
+        tb * 1e3, 2 * flops / tb / 1e9,
+        peak > 0 ? 100 * 2 * flops / tb / 1e9 / peak : 0.0, taf * 1e3,
+        tab * 1e3);
+    if (level == (int) nerv_dsp_max_level ()) {
+      NervClip *clip;
+      NervGridTrainParams tp;
+      NervGridTrainer *tr;
+      double t0;
+
+      nerv_frame_format_init_yuv420 (&fmt, 320, 192);
+      clip = nerv_clip_new (&fmt, 4);
+      fill_random (clip->data, clip->frame_size * 4, &lfg, 0, 1);
+      nerv_grid_init_params (&cfg, params, 8 / 255.0f, 1);
+      nerv_grid_train_params_init (&tp);
+      tp.epochs = MAX (2, iters / 2);
+      tr = nerv_grid_trainer_new (&cfg, s, params, clip, NULL, NULL, &tp);
+      t0 = now_s ();
+      nerv_grid_trainer_run (tr);
+      g_print ("nerv grid_train_ms_per_step=%.2f (%d steps of one frame: "
+          "synthesis, ARM, latents, Adam)\n",
+          (now_s () - t0) * 1e3 / (tp.epochs * 4), tp.epochs * 4);
+      g_print ("nerv grid_decode_synth_ms_per_frame=%.2f\n", tf * 1e3);
+      nerv_grid_trainer_free (tr);
+      nerv_clip_free (clip);
+    }
+    nerv_grid_arm_free (a);
+    nerv_grid_synth_free (g);
+    nerv_scratch_free (s);
+    nerv_free (params);
+    nerv_free (grads);
+    nerv_free (lat);
+    nerv_free (dlat);
+    nerv_free (dout);
+    nerv_free (dcoded);
+  }
+  getrusage (RUSAGE_SELF, &ru);
+  g_print ("nerv max_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -344,7 +464,7 @@ main (int argc, char **argv)
   gboolean no_paths = FALSE;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_STRING, &model_name,
-        "anchor (HNeRV 0.48M, 320x160; default), small (~20k, 320x192) or nerv", "NAME"},
+        "anchor (HNeRV 0.48M, 320x160; default), small (~20k, 320x192), nerv or grid (latent grids, 320x192)", "NAME"},
     {"threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all)", "N"},
     {"iters", 'n', 0, G_OPTION_ARG_INT, &iters, "Timed repetitions (default 10)", "N"},
     {"no-paths", 0, 0, G_OPTION_ARG_NONE, &no_paths,
@@ -377,6 +497,12 @@ main (int argc, char **argv)
   pool = nerv_pool_new (threads);
   if (cross_dir)
     return crosscheck (cross_dir, pool, steps);
+  if (model_name && !strcmp (model_name, "grid")) {
+    const int r = bench_grid (pool, iters, no_paths);
+    nerv_pool_free (pool);
+    g_free (model_name);
+    return r;
+  }
   if (!get_config (model_name ? model_name : "anchor", &cfg)) {
     g_printerr ("nerv-bench: unknown model %s\n", model_name);
     return 2;

@@ -16,6 +16,10 @@
  *   adam      |w - ref| <= 1e-6 * |ref| + 1e-37 for w, m and v after each
  *             of several steps (the slack covers flushed denormals; with
  *             the reference's operation order the results are exact)
+ *   pw_fwd, pw_grad_w, c3_fwd_row, c3_grad_w_row (thin layers)
+ *             |out - ref| <= 1e-5 * (sum of |products| + |value before|)
+ *             over the shapes of thin_shapes, odd pixel counts and
+ *             padded rows whose NaN padding must not be read
  *   u8_to_f32 and f32_to_u8: bit exact. The kernels use the reference's
  *             sequence (x * 255 + 0.5, clamp, truncate), so ties round
  *             up in both; no tie differences are expected.
@@ -27,6 +31,7 @@
 #include <string.h>
 
 #include "nerv-dsp.h"
+#include "nerv-thin.h"
 
 #define GUARD 64                /* canary bytes on each side */
 #define CANARY 0xa5
@@ -416,10 +421,269 @@ check_sgemm_case (const NervDsp * ref, const NervDsp * dsp, int c, int off,
       s.K, pad[0], pad[1], pad[2], accumulate, msg);
 }
 
+/* ---- thin layers --------------------------------------------------------- */
+
+/* (cin, cout) of the thin-layer cases: the synthesis' and the ARM's
+ * shapes, and odd ones around the kernels' blocks of 4 and 2 */
+static const int thin_shapes[][2] = {
+  {1, 1}, {19, 3}, {19, 16}, {16, 16}, {16, 3}, {3, 16}, {55, 8}, {8, 2},
+  {5, 7}, {2, 9},
+};
+
+#define THIN_SHAPES G_N_ELEMENTS (thin_shapes)
+
+/* n floats in [-1, 1] followed by pad NaNs per row, rows rows */
+static float *
+thin_rows (int rows, int n, int pad, int off)
+{
+  float *p = nerv_alloc_floats ((size_t) rows * (n + pad) + 4) + off;
+  for (int r = 0; r < rows; r++)
+    for (int i = 0; i < n + pad; i++)
+      p[(size_t) r * (n + pad) + i] = i < n ? frand (-1, 1) : NAN;
+  return p;
+}
+
+/* the output rows: compared, and their padding and canaries intact */
+static gboolean
+thin_out_ok (const char *what, const GBuf * g, const float *got,
+    const float *want, const float *tol, int rows, int n, ptrdiff_t ld)
+{
+  gboolean ok = gbuf_ok (g, what);
+  for (int r = 0; ok && r < rows; r++) {
+    char w[48];
+    g_snprintf (w, sizeof w, "%s row %d", what, r);
+    ok = compare (w, got + r * ld, want + r * ld, tol + r * ld, n);
+    for (ptrdiff_t i = n; ok && r + 1 < rows && i < ld; i++)
+      if (((const guint32 *) got)[r * ld + i] != 0xa5a5a5a5u)
+        ok = FAIL ("%s padding [%d][%td] overwritten", what, r, i);
+  }
+  return ok;
+}
+
+/* pw_fwd: y = b + w x over n pixels, rows of x and y padded; variant:
+ * the shape (odd variants without a bias) */
+static gboolean
+check_pw_fwd (const NervDsp * ref, const NervDsp * dsp, int n, int off,
+    int variant)
+{
+  const int cin = thin_shapes[variant / 2][0];
+  const int cout = thin_shapes[variant / 2][1];
+  const gboolean bias = variant % 2 == 0;
+  const int padx = off + 1, pady = 3 - off;
+  const ptrdiff_t ldx = n + padx, ldy = n + pady;
+  const size_t ny = (size_t) (cout - 1) * ldy + n;
+  float *x = thin_rows (cin, n, padx, off);
+  float *w = thin_rows (1, cin * cout, 0, 0), *b = thin_rows (1, cout, 0, 0);
+  float *want = nerv_alloc_floats (ny), *tol = nerv_alloc_floats (ny);
+  GBuf gy;
+  float *y = gbuf_new (&gy, 4, ny, (off + 2) % 4);
+  gboolean ok;
+
+  for (int co = 0; co < cout; co++)
+    for (int i = 0; i < n; i++) {
+      double bound = bias ? fabs (b[co]) : 0;
+      for (int ci = 0; ci < cin; ci++)
+        bound += fabs ((double) w[co * cin + ci] * x[ci * ldx + i]);
+      tol[co * ldy + i] = 1e-5 * bound + 1e-30;
+    }
+  memcpy (want, y, sizeof (float) * ny);
+  ref->pw_fwd (cin, cout, n, w, bias ? b : NULL, x, ldx, want, ldy);
+  dsp->pw_fwd (cin, cout, n, w, bias ? b : NULL, x, ldx, y, ldy);
+  ok = thin_out_ok ("y", &gy, y, want, tol, cout, n, ldy);
+  if (!ok) {
+    char msg[sizeof fail_msg];
+    g_strlcpy (msg, fail_msg, sizeof msg);
+    (void) FAIL ("cin=%d cout=%d bias=%d: %s", cin, cout, bias, msg);
+  }
+  gbuf_free (&gy);
+  nerv_free (x - off);
+  nerv_free (w);
+  nerv_free (b);
+  nerv_free (want);
+  nerv_free (tol);
+  return ok;
+}
+
+/* pw_grad_w: gw += dy x^T and gb += the sums of dy, onto random values */
+static gboolean
+check_pw_grad_w (const NervDsp * ref, const NervDsp * dsp, int n, int off,
+    int variant)
+{
+  const int cin = thin_shapes[variant][0], cout = thin_shapes[variant][1];
+  const ptrdiff_t ldx = n + 2 + off, lddy = n + 3 - off;
+  const int nw = cin * cout;
+  float *x = thin_rows (cin, n, ldx - n, off);
+  float *dy = thin_rows (cout, n, lddy - n, (off + 1) % 4);
+  float *want = thin_rows (1, nw + cout, 0, 0);
+  float *tol = nerv_alloc_floats (nw + cout);
+  GBuf gg;
+  float *g = gbuf_new (&gg, 4, nw + cout, (off + 3) % 4);
+  gboolean ok;
+
+  memcpy (g, want, sizeof (float) * (nw + cout));
+  for (int co = 0; co < cout; co++) {
+    double bb = fabs (want[nw + co]);
+    for (int i = 0; i < n; i++)
+      bb += fabs (dy[co * lddy + i]);
+    tol[nw + co] = 1e-5 * bb;
+    for (int ci = 0; ci < cin; ci++) {
+      double bound = fabs (want[co * cin + ci]);
+      for (int i = 0; i < n; i++)
+        bound += fabs ((double) dy[co * lddy + i] * x[ci * ldx + i]);
+      tol[co * cin + ci] = 1e-5 * bound;
+    }
+  }
+  ref->pw_grad_w (cin, cout, n, x, ldx, dy, lddy, want, want + nw);
+  dsp->pw_grad_w (cin, cout, n, x, ldx, dy, lddy, g, g + nw);
+  ok = gbuf_ok (&gg, "gw") && compare ("gw", g, want, tol, nw) &&
+      compare ("gb", g + nw, want + nw, tol + nw, cout);
+  if (!ok) {
+    char msg[sizeof fail_msg];
+    g_strlcpy (msg, fail_msg, sizeof msg);
+    (void) FAIL ("cin=%d cout=%d: %s", cin, cout, msg);
+  }
+  gbuf_free (&gg);
+  nerv_free (x - off);
+  nerv_free (dy - (off + 1) % 4);
+  nerv_free (want);
+  nerv_free (tol);
+  return ok;
+}
+
+/* 3*cin padded input rows of width + 2 (column -1 first), each from its
+ * own allocation at its own offset */
+static const float **
+c3_rows (int cin, int width, int off)
+{
+  const float **rows = g_new (const float *, 3 * cin);
+  for (int r = 0; r < 3 * cin; r++)
+    rows[r] = thin_rows (1, width + 2, 0, (off + r) % 4);
+  return rows;
+}
+
+static void
+c3_rows_free (const float **rows, int cin, int off)
+{
+  for (int r = 0; r < 3 * cin; r++)
+    nerv_free ((float *) rows[r] - (off + r) % 4);
+  g_free (rows);
+}
+
+/* c3_fwd_row: one output row of a 3x3 convolution; variant: the shape */
+static gboolean
+check_c3_fwd_row (const NervDsp * ref, const NervDsp * dsp, int width,
+    int off, int variant)
+{
+  const int cin = thin_shapes[variant][0], cout = thin_shapes[variant][1];
+  const float **rows;
+  float *w, *b, *want, *tol, *got;
+  float *wrow[NERV_THIN_MAX_C], *grow[NERV_THIN_MAX_C];
+  GBuf gy;
+  gboolean ok;
+
+  if (cin > NERV_THIN_MAX_C || cout > NERV_THIN_MAX_C)
+    return TRUE;
+  rows = c3_rows (cin, width, off);
+  w = thin_rows (1, cout * cin * 9, 0, 0);
+  b = thin_rows (1, cout, 0, 0);
+  want = nerv_alloc_floats ((size_t) cout * width);
+  tol = nerv_alloc_floats ((size_t) cout * width);
+  got = gbuf_new (&gy, 4, cout * width, off);
+  for (int co = 0; co < cout; co++) {
+    wrow[co] = want + (size_t) co * width;
+    grow[co] = got + (size_t) co * width;
+    for (int c = 0; c < width; c++) {
+      double bound = fabs (b[co]);
+      for (int r = 0; r < 3 * cin; r++)
+        for (int k = 0; k < 3; k++)
+          bound += fabs ((double) w[(co * cin + r / 3) * 9 + r % 3 * 3 + k] *
+              rows[r][c + k]);
+      tol[co * width + c] = 1e-5 * bound;
+    }
+  }
+  ref->c3_fwd_row (cin, cout, width, w, b, rows, wrow);
+  dsp->c3_fwd_row (cin, cout, width, w, b, rows, grow);
+  ok = gbuf_ok (&gy, "out") && compare ("out", got, want, tol, cout * width);
+  if (!ok) {
+    char msg[sizeof fail_msg];
+    g_strlcpy (msg, fail_msg, sizeof msg);
+    (void) FAIL ("cin=%d cout=%d: %s", cin, cout, msg);
+  }
+  gbuf_free (&gy);
+  c3_rows_free (rows, cin, off);
+  nerv_free (w);
+  nerv_free (b);
+  nerv_free (want);
+  nerv_free (tol);
+  return ok;
+}
+
+/* c3_grad_w_row: the 3x3 weight and bias gradients of one row, onto
+ * random values */
+static gboolean
+check_c3_grad_w_row (const NervDsp * ref, const NervDsp * dsp, int width,
+    int off, int variant)
+{
+  const int cin = thin_shapes[variant][0], cout = thin_shapes[variant][1];
+  const int nw = cout * cin * 9;
+  const float **rows, **dy;
+  float *want, *tol, *g;
+  GBuf gg;
+  gboolean ok;
+
+  if (cin > NERV_THIN_MAX_C || cout > NERV_THIN_MAX_C)
+    return TRUE;
+  rows = c3_rows (cin, width, off);
+  dy = g_new (const float *, cout);
+  for (int co = 0; co < cout; co++)
+    dy[co] = thin_rows (1, width, 0, (off + co + 1) % 4);
+  want = thin_rows (1, nw + cout, 0, 0);
+  tol = nerv_alloc_floats (nw + cout);
+  g = gbuf_new (&gg, 4, nw + cout, (off + 1) % 4);
+  memcpy (g, want, sizeof (float) * (nw + cout));
+  for (int co = 0; co < cout; co++) {
+    double bb = fabs (want[nw + co]);
+    for (int c = 0; c < width; c++)
+      bb += fabs (dy[co][c]);
+    tol[nw + co] = 1e-5 * bb;
+    for (int r = 0; r < 3 * cin; r++)
+      for (int k = 0; k < 3; k++) {
+        const int i = (co * cin + r / 3) * 9 + r % 3 * 3 + k;
+        double bound = fabs (want[i]);
+        for (int c = 0; c < width; c++)
+          bound += fabs ((double) dy[co][c] * rows[r][c + k]);
+        tol[i] = 1e-5 * bound;
+      }
+  }
+  ref->c3_grad_w_row (cin, cout, width, rows, dy, want, want + nw);
+  dsp->c3_grad_w_row (cin, cout, width, rows, dy, g, g + nw);
+  ok = gbuf_ok (&gg, "gw") && compare ("gw", g, want, tol, nw) &&
+      compare ("gb", g + nw, want + nw, tol + nw, cout);
+  if (!ok) {
+    char msg[sizeof fail_msg];
+    g_strlcpy (msg, fail_msg, sizeof msg);
+    (void) FAIL ("cin=%d cout=%d: %s", cin, cout, msg);
+  }
+  gbuf_free (&gg);
+  c3_rows_free (rows, cin, off);
+  for (int co = 0; co < cout; co++)
+    nerv_free ((float *) dy[co] - (off + co + 1) % 4);
+  g_free (dy);
+  nerv_free (want);
+  nerv_free (tol);
+  return ok;
+}
+
 /* ---- running over levels and sizes --------------------------------------- */
 
 static const int ew_sizes[] = { 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33,
   63, 64, 100, 255, 256, 257, 511, 513, 1000, 4097
+};
+
+/* pixels (or row widths) of the thin-layer kernels: around their
+ * vector width 8, pixel block 16 and gradient tile 256 */
+static const int thin_sizes[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100,
+  255, 256, 257, 320, 513, 2049
 };
 
 typedef struct {
@@ -442,6 +706,14 @@ static const Kernel kernels[] = {
   {ENTRY (u8_to_f32), check_u8_to_f32, EW_SIZES, 1},
   {ENTRY (f32_to_u8), check_f32_to_u8, EW_SIZES, 1},
   {ENTRY (sgemm), check_sgemm_case, NULL, G_N_ELEMENTS (gemm_cases), 0, 2},
+  {ENTRY (pw_fwd), check_pw_fwd, thin_sizes, G_N_ELEMENTS (thin_sizes), 1,
+      2 * THIN_SHAPES},         /* shape and bias */
+  {ENTRY (pw_grad_w), check_pw_grad_w, thin_sizes, G_N_ELEMENTS (thin_sizes),
+      1, THIN_SHAPES},
+  {ENTRY (c3_fwd_row), check_c3_fwd_row, thin_sizes,
+      G_N_ELEMENTS (thin_sizes), 1, THIN_SHAPES},
+  {ENTRY (c3_grad_w_row), check_c3_grad_w_row, thin_sizes,
+      G_N_ELEMENTS (thin_sizes), 1, THIN_SHAPES},
 };
 
 /* Is the entry at byte offset field the same function in a and b? */
@@ -493,6 +765,7 @@ assert_complete (const NervDsp * d)
 {
   ck_assert (d->sgemm && d->gelu_fwd && d->gelu_bwd && d->adam);
   ck_assert (d->u8_to_f32 && d->f32_to_u8 && d->sgemm_name);
+  ck_assert (d->pw_fwd && d->pw_grad_w && d->c3_fwd_row && d->c3_grad_w_row);
 }
 
 START_TEST (test_levels)
