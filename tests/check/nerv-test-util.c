@@ -40,6 +40,15 @@ GPtrArray *
 nerv_test_encode (const NervEncoderSettings * s, int n,
     NervTestGroupFunc on_group, gpointer user_data)
 {
+  return nerv_test_encode_frames (s, n, nerv_test_make_frame, on_group,
+      user_data);
+}
+
+GPtrArray *
+nerv_test_encode_frames (const NervEncoderSettings * s, int n,
+    NervTestFrameFunc make_frame, NervTestGroupFunc on_group,
+    gpointer user_data)
+{
   const int w = s->width, h = s->height;
   const int cw = (w + 1) / 2, ch = (h + 1) / 2;
   GError *err = NULL;
@@ -54,7 +63,7 @@ nerv_test_encode (const NervEncoderSettings * s, int n,
     if (i < n) {
       const guint8 *planes[3] = { buf, buf + w * h, buf + w * h + cw * ch };
       const int strides[3] = { w, cw, cw };
-      nerv_test_make_frame (i, w, h, buf);
+      make_frame (i, w, h, buf);
       g_assert_true (nerv_encoder_push_frame (enc, planes, strides));
       coded = nerv_encoder_pending (enc) == 0;
     } else {

@@ -22,5 +22,13 @@ typedef void (*NervTestGroupFunc) (NervEncoder * enc, gpointer user_data);
 GPtrArray *nerv_test_encode (const NervEncoderSettings * s, int n,
     NervTestGroupFunc on_group, gpointer user_data);
 
+/* An I420 frame n of a w x h clip into buf (as nerv_test_make_frame). */
+typedef void (*NervTestFrameFunc) (int n, int w, int h, guint8 * buf);
+
+/* The same, of the frames make_frame makes. */
+GPtrArray *nerv_test_encode_frames (const NervEncoderSettings * s, int n,
+    NervTestFrameFunc make_frame, NervTestGroupFunc on_group,
+    gpointer user_data);
+
 G_END_DECLS
 #endif
