@@ -1,9 +1,11 @@
 /* gst-nerv: writes the seed corpora of the fuzz targets
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Usage: gen-corpus DIR; creates DIR/{packet,entropy,decoder,group}/ with a few
- * small valid inputs (32x24 I420 frames, the tests' tiny settings): the
- * seeds of fuzz-packet, fuzz-entropy, fuzz-decoder and fuzz-group. A build target
+ * Usage: gen-corpus DIR; creates DIR/{packet,entropy,decoder,group,latent}/
+ * with a few small valid inputs (32x24 I420 frames, the tests' tiny
+ * settings, HNeRV, NeRV and latent-grid streams; frames' latents on
+ * fuzz-latent.h's layouts): the seeds of fuzz-packet, fuzz-entropy,
+ * fuzz-decoder, fuzz-group and fuzz-latent. A build target
  * (tests/fuzz/meson.build) whose output is DIR.
  */
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "nerv-entropy.h"
 #include "nerv-test-util.h"
+#include "fuzz-latent.h"
 
 static void
 write_seed (const char *dir, const char *sub, const char *name, guint8 flags,
@@ -67,6 +70,7 @@ main (int argc, char **argv)
     {"hnerv-key-residual", 5, 2, 2, NERV_MODEL_HNERV},
     {"hnerv-two-keys", 4, 2, 1, NERV_MODEL_HNERV},
     {"nerv", 3, 2, 2, NERV_MODEL_NERV},
+    {"grid-key-residual", 6, 2, 2, NERV_MODEL_GRID},
   };
 
   if (argc != 2) {
@@ -110,6 +114,39 @@ main (int argc, char **argv)
       g_byte_array_free (a, TRUE);
       g_free (v);
     }
+  }
+  /* latent: fuzz-latent.h's header, then a frame's motion and latents as
+   * the encoder writes them, for each layout, intra and with a reference */
+  for (guint8 flags = 0; flags < 8; flags++) {
+    const guint32 seed = 0x6c61740a + flags;
+    FuzzLatent f;
+    GByteArray *a = g_byte_array_new ();
+    NervRangeEncoder enc;
+    AVLFG lfg;
+    gint32 *lat;
+    guint8 hdr[FUZZ_LATENT_HEADER] = { flags, (guint8) seed,
+      (guint8) (seed >> 8), (guint8) (seed >> 16), (guint8) (seed >> 24)
+    };
+    char *name;
+
+    fuzz_latent_init (&f, flags, seed);
+    lat = g_new (gint32, f.lay.size);
+    av_lfg_init (&lfg, seed);
+    for (size_t i = 0; i < f.lay.size; i++) /* mostly small, a few large */
+      lat[i] = i % 37 == 0 ? (gint32) (av_lfg_get (&lfg) % 2001) - 1000 :
+          (gint32) (av_lfg_get (&lfg) % 7) - 3;
+    g_byte_array_append (a, hdr, sizeof hdr);
+    nerv_range_encoder_init (&enc, a);
+    if (f.ref)
+      nerv_motion_write (&enc, 5 - 3 * flags, flags);
+    nerv_latents_encode (&enc, &f.lay, &f.arm, lat, f.ref);
+    nerv_range_encoder_finish (&enc);
+    name = g_strdup_printf ("latent-%u", flags);
+    write_seed (argv[1], "latent", name, flags, a->data + 1, a->len - 1);
+    g_free (name);
+    g_byte_array_free (a, TRUE);
+    g_free (lat);
+    fuzz_latent_clear (&f);
   }
   /* DIR is the build's output: newer than the generator once written */
   if (g_utime (argv[1], NULL) != 0) {
