@@ -29,8 +29,15 @@ struct _GstNervEnc
   GstVideoInfo conv_info;       /* what the core takes */
   GstVideoConverter *convert;   /* NULL when the input is taken as it is */
   NervPixelFormat core_format;
-  NervEncoder *core;
+  NervEncoder *core;            /* set and cleared under the object lock:
+                                 * other threads interrupt it */
   gboolean training;             /* a progress run was started */
+  gboolean bitrate_changed;     /* bitrate set while the core runs (object
+                                 * lock); applied before the next frame */
+  GstCaps *failed_caps;         /* the caps the core could not be set up
+                                 * for (the error was posted) */
+  guint64 raw_bytes, coded_bytes;       /* of the stream so far */
+  gboolean warned_size, warned_floor;
 };
 
 G_END_DECLS
