@@ -374,6 +374,31 @@ check_group_size (GstNervEnc * self, const NervGroupStats * gs)
   }
 }
 
+/* The latency a live pipeline sees is a group plus its training: after
+ * each group, what a later group's training takes (the first group trains
+ * from scratch: its time scaled to a later group's epochs), with a
+ * quarter of margin. It only grows; set_latency posts the latency message
+ * that makes the pipeline take it. */
+static void
+update_latency (GstNervEnc * self, const NervGroupStats * gs)
+{
+  NervEncoderSettings r;
+  double train = gs->train_s;
+  GstClockTime latency;
+
+  nerv_encoder_get_settings (self->core, &r);
+  if (gs->group == 0 && r.epochs_key > 0)
+    train *= (double) (r.epochs_delta + r.qat_epochs) /
+        (r.epochs_key + r.qat_epochs);
+  latency = self->group_latency + (GstClockTime) (1.25 * train * GST_SECOND);
+  if (latency <= self->latency)
+    return;
+  GST_INFO_OBJECT (self, "latency %" GST_TIME_FORMAT " (a group and its "
+      "training)", GST_TIME_ARGS (latency));
+  self->latency = latency;
+  gst_video_encoder_set_latency (GST_VIDEO_ENCODER (self), latency, latency);
+}
+
 static void
 post_group_stats (GstNervEnc * self)
 {
@@ -381,6 +406,7 @@ post_group_stats (GstNervEnc * self)
   if (!nerv_encoder_last_group (self->core, &gs))
     return;
   check_group_size (self, &gs);
+  update_latency (self, &gs);
   if (self->training) {
     gchar *text = g_strdup_printf ("group %d coded: %" G_GSIZE_FORMAT
         " bits, %.2f dB", gs.group, gs.bits, gs.psnr_y);
@@ -540,6 +566,8 @@ gst_nerv_enc_set_format (GstVideoEncoder * encoder, GstVideoCodecState * state)
         GST_VIDEO_INFO_FPS_D (info), GST_VIDEO_INFO_FPS_N (info));
   else
     latency = resolved.group_size * GST_SECOND / 25;
+  self->group_latency = latency;
+  self->latency = latency;
   gst_video_encoder_set_latency (encoder, latency, latency);
 
   set_tags (self, resolved.bitrate);

@@ -38,6 +38,8 @@ struct _GstNervEnc
                                  * for (the error was posted) */
   guint64 raw_bytes, coded_bytes;       /* of the stream so far */
   gboolean warned_size, warned_floor;
+  GstClockTime group_latency;   /* a group's duration */
+  GstClockTime latency;         /* reported: a group and its training */
 };
 
 G_END_DECLS

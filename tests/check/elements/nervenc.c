@@ -116,6 +116,23 @@ START_TEST (test_latency)
 }
 END_TEST;
 
+START_TEST (test_latency_includes_training)
+{
+  /* a live pipeline waits for a group and for its training: once a group
+   * is coded the latency includes what training it took */
+  GstHarness *h = make_harness (4, 2);
+  GstClockTime min, max;
+
+  for (int i = 0; i < 4; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  gst_video_encoder_get_latency (GST_VIDEO_ENCODER (h->element), &min, &max);
+  fail_unless (min > 4 * FRAME_DUR, "latency %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (min));
+  fail_unless_equals_uint64 (min, max);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
 START_TEST (test_latency_chosen_group)
 {
   /* group-size=0 with a bitrate: the core chooses the group, and the
@@ -892,6 +909,7 @@ nervenc_suite (void)
   tcase_add_test (tc, test_refused_caps);
   tcase_add_test (tc, test_latency);
   tcase_add_test (tc, test_latency_chosen_group);
+  tcase_add_test (tc, test_latency_includes_training);
   tcase_add_test (tc, test_defaults_are_the_cores);
   tcase_add_test (tc, test_flush_restarts_with_key);
   tcase_add_test (tc, test_progress_messages);
