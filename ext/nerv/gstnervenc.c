@@ -132,6 +132,7 @@ static void
 gst_nerv_enc_init (GstNervEnc * self)
 {
   nerv_encoder_settings_init (&self->settings);
+  self->duration_group = -1;
   self->preset = NERV_PRESET_DEFAULT;
   self->epochs = 0;
   GST_PAD_SET_ACCEPT_TEMPLATE (GST_VIDEO_ENCODER_SINK_PAD (self));
@@ -203,15 +204,63 @@ gst_nerv_enc_get_property (GObject * object, guint prop_id, GValue * value,
 
 /* ---- progress --------------------------------------------------------- */
 
+/* "1 min 05 s", "12 s" */
+static gchar *
+format_seconds (double sec)
+{
+  const gint64 t = (gint64) (sec + 0.5);
+  if (t >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " h %02d min", t / 3600,
+        (int) (t / 60 % 60));
+  if (t >= 60)
+    return g_strdup_printf ("%d min %02d s", (int) (t / 60), (int) (t % 60));
+  return g_strdup_printf ("%d s", (int) t);
+}
+
 static gboolean
 core_progress (const NervEncoderProgress * p, gpointer user_data)
 {
   GstNervEnc *self = user_data;
   const NervTrainProgress *t = p->train;
   const double done = t->n_steps ? (double) t->step / t->n_steps : 1.0;
-  const double left = done > 0 ? t->elapsed_s / done - t->elapsed_s : 0;
+  const double phase_left = done > 0 ? t->elapsed_s / done - t->elapsed_s : 0;
+  /* one epoch of this group, from the phase so far */
+  const double epoch_s = done > 0 && t->n_epochs ?
+      t->elapsed_s / (done * t->n_epochs) : 0;
+  const int n = MAX (nerv_encoder_pending (self->core), 1);
+  const gint64 now = g_get_monotonic_time ();
+  double group_left, stream_left = -1, percent = -1;
   GstStructure *s;
-  gchar *text;
+  gchar *text, *gl, *sl = NULL;
+
+  if (!self->t_start)
+    self->t_start = now;
+  if (!self->expected_frames && p->group != self->duration_group) {
+    /* a parser may know the duration only once data flows: ask once a
+     * group */
+    const GstVideoInfo *info = &self->input_state->info;
+    gint64 dur = -1;
+    self->duration_group = p->group;
+    if (GST_VIDEO_INFO_FPS_N (info) > 0
+        && gst_pad_peer_query_duration (GST_VIDEO_ENCODER_SINK_PAD (self),
+            GST_FORMAT_TIME, &dur) && dur > 0)
+      self->expected_frames = gst_util_uint64_scale (dur,
+          GST_VIDEO_INFO_FPS_N (info), GST_VIDEO_INFO_FPS_D (info) *
+          GST_SECOND);
+  }
+  /* the group: this phase, then the fine-tune if it is still to come */
+  group_left = phase_left + (p->quantising ? 0 : self->qat_epochs * epoch_s);
+  if (self->expected_frames > 0) {
+    /* the stream: the frames after this group at a later group's epochs,
+     * an epoch costing per frame what this group's does */
+    const double later = self->expected_frames > self->frames_coded + n ?
+        (double) (self->expected_frames - self->frames_coded - n) : 0;
+    const double spent = (now - self->t_start) / 1e6;
+    stream_left = group_left + later * (self->epochs_delta +
+        self->qat_epochs) * epoch_s / n;
+    percent = spent + stream_left > 0 ? 100 * spent / (spent + stream_left) :
+        100;
+  }
 
   s = gst_structure_new ("nerv-progress",
       "group", G_TYPE_INT, p->group,
@@ -223,19 +272,31 @@ core_progress (const NervEncoderProgress * p, gpointer user_data)
       "psnr-y", G_TYPE_DOUBLE, t->psnr_y,
       "psnr-yuv", G_TYPE_DOUBLE, t->psnr_yuv,
       "elapsed", G_TYPE_DOUBLE, t->elapsed_s,
-      "seconds-left", G_TYPE_DOUBLE, left, NULL);
+      "seconds-left", G_TYPE_DOUBLE, group_left,
+      "stream-seconds-left", G_TYPE_DOUBLE, stream_left,
+      "stream-percent", G_TYPE_DOUBLE, percent, NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
   /* progress messages go in START .. CONTINUE .. COMPLETE runs, one per
    * group (gst-launch waits for a started run to complete) */
-  text = g_strdup_printf ("group %d epoch %d/%d, %.2f dB, %.0f s left",
-      p->group, t->epoch + 1, t->n_epochs, t->psnr_y, left);
+  gl = format_seconds (group_left);
+  if (stream_left >= 0) {
+    gchar *st = format_seconds (stream_left);
+    sl = g_strdup_printf ("; stream %.0f %%, %s left", percent, st);
+    g_free (st);
+  }
+  text = g_strdup_printf ("group %d%s, %s epoch %d/%d, %.2f dB, group %s "
+      "left%s", p->group, p->key ? " (key)" : "", p->quantising ?
+      "quantised fine-tune" : "training", t->epoch + 1, t->n_epochs,
+      t->psnr_y, gl, sl ? sl : "");
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_progress (GST_OBJECT (self), self->training ?
           GST_PROGRESS_TYPE_CONTINUE : GST_PROGRESS_TYPE_START, "nerv-train",
           text));
   self->training = TRUE;
   g_free (text);
+  g_free (gl);
+  g_free (sl);
   return TRUE;
 }
 
@@ -312,9 +373,11 @@ create_core (GstNervEnc * self)
     /* a clip of known length (a file): the rate control pays the model
      * over its frames */
     gint64 dur = -1;
+    self->expected_frames = 0;
     if (s.fps_n > 0 && gst_pad_peer_query_duration (GST_VIDEO_ENCODER_SINK_PAD
             (self), GST_FORMAT_TIME, &dur) && dur > 0)
       s.expected_frames = gst_util_uint64_scale (dur, s.fps_n, s.fps_d * GST_SECOND);
+    self->expected_frames = s.expected_frames;
   }
 
   core = nerv_encoder_new (&s, &err);
@@ -335,6 +398,8 @@ create_core (GstNervEnc * self)
   self->bitrate_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
   nerv_encoder_get_settings (self->core, &s);
+  self->epochs_delta = s.epochs_delta;
+  self->qat_epochs = s.qat_epochs;
   GST_INFO_OBJECT (self, "groups of %d frames, model with %zu parameters",
       s.group_size, s.params);
   return TRUE;
@@ -352,6 +417,7 @@ check_group_size (GstNervEnc * self, const NervGroupStats * gs)
       (double) GST_VIDEO_INFO_FPS_N (info) / GST_VIDEO_INFO_FPS_D (info) : 25;
 
   self->coded_bytes += gs->bits / 8;
+  self->frames_coded += gs->n_frames;
   self->raw_bytes += (guint64) gs->n_frames * GST_VIDEO_INFO_SIZE (info);
   if (!self->warned_size && self->coded_bytes > self->raw_bytes) {
     GST_ELEMENT_WARNING (self, STREAM, ENCODE,
@@ -482,7 +548,9 @@ gst_nerv_enc_stop (GstVideoEncoder * encoder)
   free_core (self);
   g_clear_pointer (&self->input_state, gst_video_codec_state_unref);
   gst_caps_replace (&self->failed_caps, NULL);
-  self->raw_bytes = self->coded_bytes = 0;
+  self->raw_bytes = self->coded_bytes = self->frames_coded = 0;
+  self->t_start = 0;
+  self->duration_group = -1;
   self->warned_size = self->warned_floor = FALSE;
   return TRUE;
 }

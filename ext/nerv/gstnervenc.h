@@ -40,6 +40,12 @@ struct _GstNervEnc
   gboolean warned_size, warned_floor;
   GstClockTime group_latency;   /* a group's duration */
   GstClockTime latency;         /* reported: a group and its training */
+  /* progress of the stream */
+  guint64 expected_frames;      /* from the duration; 0: not known */
+  guint64 frames_coded;
+  gint64 t_start;               /* the first training report */
+  int duration_group;           /* the group the duration was asked in */
+  int epochs_delta, qat_epochs;
 };
 
 G_END_DECLS

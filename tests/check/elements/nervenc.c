@@ -274,6 +274,65 @@ START_TEST (test_progress_messages)
 }
 END_TEST;
 
+static GstPadQueryFunction harness_query;
+
+/* the harness's source answers the duration: 12 frames */
+static gboolean
+duration_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_DURATION) {
+    gst_query_set_duration (query, GST_FORMAT_TIME, 12 * FRAME_DUR);
+    return TRUE;
+  }
+  return harness_query (pad, parent, query);
+}
+
+START_TEST (test_progress_whole_stream)
+{
+  /* with the duration known, progress covers the whole stream (an ETA
+   * and a percentage), and the text names the phase */
+  GstHarness *h = gst_harness_new ("nervenc");
+  GstBus *bus = gst_bus_new ();
+  GstMessage *m;
+  gboolean stream = FALSE, phase = FALSE;
+
+  harness_query = GST_PAD_QUERYFUNC (h->srcpad);
+  gst_pad_set_query_function (h->srcpad, duration_query);
+  g_object_set (h->element, "params", 12000, "epochs", 5, "group-size", 3,
+      "threads", 2, NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps_str (h, CAPS);
+  for (int i = 0; i < 6; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  while ((m = gst_bus_pop (bus))) {
+    const GstStructure *s = gst_message_get_structure (m);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT
+        && gst_structure_has_name (s, "nerv-progress")) {
+      double left = -1, percent = -1;
+      fail_unless (gst_structure_get_double (s, "stream-seconds-left", &left));
+      fail_unless (gst_structure_get_double (s, "stream-percent", &percent));
+      fail_unless (left >= 0 && percent >= 0 && percent <= 100,
+          "%f s left, %f %%", left, percent);
+      stream = TRUE;
+    } else if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_PROGRESS) {
+      gchar *text = NULL;
+      gst_message_parse_progress (m, NULL, NULL, &text);
+      if (strstr (text, "training epoch") || strstr (text, "fine-tune epoch"))
+        phase = TRUE;
+      if (strstr (text, "epoch"))
+        fail_unless (strstr (text, "stream ") && strstr (text, "%"), "%s",
+            text);
+      g_free (text);
+    }
+    gst_message_unref (m);
+  }
+  fail_unless (stream && phase);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
 START_TEST (test_other_formats)
 {
   /* RGB and grey go through the converter / the grey path */
@@ -913,6 +972,7 @@ nervenc_suite (void)
   tcase_add_test (tc, test_defaults_are_the_cores);
   tcase_add_test (tc, test_flush_restarts_with_key);
   tcase_add_test (tc, test_progress_messages);
+  tcase_add_test (tc, test_progress_whole_stream);
   tcase_add_test (tc, test_other_formats);
   tcase_add_test (tc, test_state_changes);
   tcase_add_test (tc, test_caps_change);
