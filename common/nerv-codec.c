@@ -60,6 +60,7 @@ struct _NervEncoder {
   int prev_embed_frames;
   NervRateControl rc;           /* bitrate set */
   gboolean stopped;
+  gint interrupt;               /* NervInterrupt, set from any thread */
   /* kind 2 (the latent grids) */
   float *gparams;               /* the network as the decoder rebuilds it */
   gint32 *lat_prev;             /* the decoder's latents of the last frame */
@@ -85,8 +86,33 @@ pick_config (NervEncoder * enc, GError ** error)
   if (s->bitrate > 0)
     return nerv_rate_control_pick_model (&enc->rc, enc->group_first,
         &enc->cfg, error);
-  return nerv_model_config_for_budget (&enc->cfg, s->kind, s->width,
-      s->height, enc->ffmt.n_planes, s->params, error);
+  if (s->params == 0) {
+    /* the picture's default, or the smallest model there is when that is
+     * below it (within a quarter) */
+    for (size_t b = nerv_default_params (s->width, s->height);
+        b < NERV_MAX_PARAMS; b += b / 4 + 1)
+      if (nerv_model_config_for_budget (&enc->cfg, s->kind, s->width,
+              s->height, enc->ffmt.n_planes, b, NULL))
+        return TRUE;
+    return nerv_model_config_for_budget (&enc->cfg, s->kind, s->width,
+        s->height, enc->ffmt.n_planes, NERV_MAX_PARAMS, error);
+  }
+  if (!nerv_model_config_for_budget (&enc->cfg, s->kind, s->width,
+          s->height, enc->ffmt.n_planes, s->params, error))
+    return FALSE;
+  if (s->params > nerv_model_config_n_params (&enc->cfg)) {
+    /* the budget search stops at the largest shape the limits allow */
+    NervModelConfig max;
+    if (nerv_model_config_for_budget (&max, s->kind, s->width, s->height,
+            enc->ffmt.n_planes, NERV_MAX_PARAMS, NULL)
+        && s->params > nerv_model_config_n_params (&max)) {
+      g_set_error (error, NERV_ERROR, NERV_ERROR_INVALID,
+          "params %zu is too large for %dx%d: at most %zu", s->params,
+          s->width, s->height, nerv_model_config_n_params (&max));
+      return FALSE;
+    }
+  }
+  return TRUE;
 }
 
 NervEncoder *
@@ -104,6 +130,13 @@ nerv_encoder_new (const NervEncoderSettings * s, GError ** error)
   if (s->group_size == 0)
     enc->s.group_size = s->bitrate > 0 && s->kind != NERV_MODEL_GRID ?
         nerv_rate_control_pick_group_size (&enc->rc) : 8;
+  if (s->key_frames > 0) {
+    /* key groups at most key_frames apart */
+    enc->s.group_size = MIN (enc->s.group_size, s->key_frames);
+    enc->s.key_interval = MAX (1, s->key_frames / enc->s.group_size);
+    enc->rc.group_size = enc->s.group_size;
+    enc->rc.key_interval = enc->s.key_interval;
+  }
   if (!pick_config (enc, error)) {
     g_free (enc);
     return NULL;
@@ -204,6 +237,49 @@ nerv_encoder_pending (NervEncoder * enc)
   return enc->n_buffered;
 }
 
+void
+nerv_encoder_interrupt (NervEncoder * enc, NervInterrupt how)
+{
+  /* an abort is final */
+  if (g_atomic_int_get (&enc->interrupt) != NERV_INTERRUPT_ABORT)
+    g_atomic_int_set (&enc->interrupt, how);
+}
+
+gboolean
+nerv_encoder_aborted (NervEncoder * enc)
+{
+  return g_atomic_int_get (&enc->interrupt) == NERV_INTERRUPT_ABORT;
+}
+
+/* training stopped by NERV_INTERRUPT_FINISH: the group is coded as it is */
+static gboolean
+finishing (NervEncoder * enc)
+{
+  return !enc->stopped
+      && g_atomic_int_get (&enc->interrupt) == NERV_INTERRUPT_FINISH;
+}
+
+gboolean
+nerv_encoder_set_bitrate (NervEncoder * enc, guint kbps)
+{
+  const NervEncoderSettings *s = &enc->s;
+  const double fps = s->fps_n && s->fps_d ? (double) s->fps_n / s->fps_d : 25.0;
+  const double fb = kbps * 1000.0 / fps;
+  NervRateControl *rc = &enc->rc;
+
+  if (s->bitrate == 0 || kbps == 0)
+    return FALSE;
+  if (rc->groups_left > 0) {
+    /* the rest of the key period at the new rate */
+    const double frames = (double) rc->groups_left * s->group_size;
+    rc->period_left = MAX (0.25 * fb * frames, rc->period_left +
+        (fb - rc->frame_bits) * frames);
+  }
+  rc->frame_bits = fb;
+  enc->s.bitrate = kbps;
+  return TRUE;
+}
+
 /* ---- encoding a group: the steps of encode_group() -------------------- */
 
 /* One group on its way from frames to packets */
@@ -239,18 +315,24 @@ train_progress (const NervTrainProgress * p, gpointer data)
   GroupJob *g = data;
   NervEncoder *enc = g->enc;
   NervEncoderProgress ep;
-  if (!enc->s.progress)
-    return TRUE;
   ep.group = (int) enc->group_index;
   ep.key = g->key;
   ep.quantising = g->quantising;
   ep.train = p;
   ep.params = &g->tp;
-  if (!enc->s.progress (&ep, enc->s.user_data)) {
+  if (enc->s.progress && !enc->s.progress (&ep, enc->s.user_data)) {
     enc->stopped = TRUE;
     return FALSE;
   }
-  return TRUE;
+  switch (g_atomic_int_get (&enc->interrupt)) {
+    case NERV_INTERRUPT_ABORT:
+      enc->stopped = TRUE;
+      return FALSE;
+    case NERV_INTERRUPT_FINISH:
+      return FALSE;
+    default:
+      return TRUE;
+  }
 }
 
 static void
@@ -859,7 +941,7 @@ train_group_grid (NervEncoder * enc, GroupJob * g)
   nerv_grid_trainer_set_motion (g->gtr, g->mv);
   nerv_free (base);
   nerv_free (init0);
-  ok = nerv_grid_trainer_run (g->gtr);
+  ok = nerv_grid_trainer_run (g->gtr) || finishing (enc);
   if (ok && g->key && !g->steps_chosen)
     grid_fake_quant (g->params, g);     /* no hard phase: steps now */
   return ok;
@@ -1032,10 +1114,10 @@ encode_group (NervEncoder * enc)
   if (enc->s.kind == NERV_MODEL_GRID)
     return encode_group_grid (enc);
   begin_group (enc, &g);
-  if (!train_group (enc, &g))
+  if (!train_group (enc, &g) && !finishing (enc))
     goto stopped;
   choose_steps (enc, &g);
-  if (!fine_tune (enc, &g))
+  if (!fine_tune (enc, &g) && !finishing (enc))
     goto stopped;
   quantise_group (enc, &g);
   write_packets (enc, &g);
@@ -1056,6 +1138,8 @@ nerv_encoder_push_frame (NervEncoder * enc, const guint8 * const planes[3],
   const NervDsp *dsp = nerv_dsp_get ();
 
   g_return_val_if_fail (enc->n_buffered < enc->s.group_size, FALSE);
+  if (nerv_encoder_aborted (enc))
+    enc->stopped = TRUE;
   if (enc->stopped)
     return FALSE;
   for (int c = 0; c < enc->ffmt.n_planes; c++) {
@@ -1074,9 +1158,20 @@ nerv_encoder_push_frame (NervEncoder * enc, const guint8 * const planes[3],
 gboolean
 nerv_encoder_finish (NervEncoder * enc)
 {
+  if (nerv_encoder_aborted (enc))
+    enc->stopped = TRUE;
   if (enc->stopped)
     return FALSE;
   return encode_group (enc);
+}
+
+gboolean
+nerv_encoder_force_key (NervEncoder * enc)
+{
+  if (!nerv_encoder_finish (enc))
+    return FALSE;
+  enc->groups_since_key = 0;
+  return TRUE;
 }
 
 gboolean

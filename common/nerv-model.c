@@ -105,9 +105,14 @@ nerv_model_config_for_budget (NervModelConfig * cfg, NervModelKind kind,
 
   nerv_shape_rules_for_budget (&rules, budget);
   for (int fc = 4; fc <= 1024; fc++) {
+    /* shapes grow with fc: once one breaks a limit (channels, the
+     * embedding grid), the largest valid one before it is the answer */
     if (!nerv_model_config_init (&trial, kind, width, height, out_channels,
-            fc, &rules, NULL, error))
+            fc, &rules, NULL, best ? NULL : error)) {
+      if (best)
+        break;
       return FALSE;
+    }
     if (nerv_model_config_n_params (&trial) > budget)
       break;
     best = fc;

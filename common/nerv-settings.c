@@ -36,11 +36,12 @@ static const SettingField fields[NERV_N_SETTINGS] = {
           "Target bitrate in kbit/s; 0 codes with a fixed model size (params)",
           0, 1000000, 0, TRUE}, FIELD (bitrate, FIELD_UINT)},
   [NERV_SETTING_PARAMS] = {{"params",
-          "Decoder network size in parameters when bitrate is 0",
-          100, NERV_MAX_PARAMS, 20000, TRUE}, FIELD (params, FIELD_SIZE)},
+          "Decoder network size in parameters when bitrate is 0; 0: from the "
+          "picture size (20000 at 320x192)",
+          0, NERV_MAX_PARAMS, 0, TRUE}, FIELD (params, FIELD_SIZE)},
   [NERV_SETTING_GROUP_SIZE] = {{"group-size",
           "Frames per group (one network each); 0: chosen from the bitrate "
-          "(8 without one)", 0, NERV_MAX_GROUP, 8, TRUE},
+          "(8 without one)", 0, NERV_MAX_GROUP, 0, TRUE},
       FIELD (group_size, FIELD_INT)},
   [NERV_SETTING_KEY_INTERVAL] = {{"key-interval",
           "Groups per key group (weights coded whole, a seek point)",
@@ -85,6 +86,10 @@ static const SettingField fields[NERV_N_SETTINGS] = {
           "trade-off, MSE + lambda x bits per pixel; larger is smaller and "
           "worse; 0: from the bitrate, or 0.004 without one",
           0, 1, 0, FALSE}, FIELD (lambda, FIELD_FLOAT)},
+  [NERV_SETTING_KEY_FRAMES] = {{"key-int-max",
+          "Most frames from one key group (seek point) to the next, groups "
+          "shortened to fit; 0: key-interval groups", 0, 1 << 24, 0, TRUE},
+      FIELD (key_frames, FIELD_INT)},
 };
 
 #undef FIELD
@@ -210,6 +215,13 @@ nerv_encoder_settings_check (const NervEncoderSettings * s, GError ** error)
       return FALSE;
   }
   return TRUE;
+}
+
+size_t
+nerv_default_params (int width, int height)
+{
+  const double p = 20000.0 * width * height / (320.0 * 192.0);
+  return (size_t) CLAMP (p, 100.0, (double) NERV_MAX_PARAMS);
 }
 
 float

@@ -36,10 +36,15 @@ typedef struct {
   guint bitrate;                /* kbit/s target; 0: use params */
   guint64 expected_frames;      /* frames of the clip, when known (0: not):
                                  * the rate control pays the model over them */
-  size_t params;                /* decoder parameter budget (no bitrate) */
+  size_t params;                /* decoder parameter budget (no bitrate);
+                                 * 0: from the picture size,
+                                 * nerv_default_params() */
   int group_size;               /* frames per group; 0: chosen from the
                                  * bitrate (8 without one) */
   int key_interval;             /* groups per key period */
+  int key_frames;               /* most frames from one key group to the
+                                 * next (groups shortened to fit); 0:
+                                 * key_interval groups */
   int epochs_key;               /* training epochs of a model from scratch */
   int epochs_delta;             /* epochs of a group started from the last */
   int qat_epochs;               /* quantisation-aware fine-tune epochs */
@@ -69,6 +74,9 @@ void nerv_encoder_settings_init (NervEncoderSettings * s);
  * docs/design.md: small models want a large rate, and their embeddings a
  * larger one). */
 float nerv_default_lr (size_t params);
+/* The parameter budget of params 0 (no bitrate): in proportion to the
+ * picture, 20000 at 320x192 (the measured default of that size). */
+size_t nerv_default_params (int width, int height);
 float nerv_default_embed_lr (size_t params);
 
 /* ---- the numeric settings: ranges and defaults ------------------------ */
@@ -90,6 +98,7 @@ typedef enum {
   NERV_SETTING_THREADS,
   NERV_SETTING_SEED,
   NERV_SETTING_LAMBDA,
+  NERV_SETTING_KEY_FRAMES,
   NERV_N_SETTINGS
 } NervSetting;
 

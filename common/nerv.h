@@ -110,6 +110,34 @@ gboolean nerv_encoder_last_group (NervEncoder * enc, NervGroupStats * stats);
 /* Frames waiting for their group to be coded. */
 int nerv_encoder_pending (NervEncoder * enc);
 
+/* Stopping training from another thread (a flush, a state change, an
+ * EOS): training looks at it at its progress reports (every epoch and at
+ * least once a second), so it takes effect within about a second.
+ *   FINISH  the group in training stops training (the fine-tune too) and is
+ *           coded with what it has learnt; groups coded while it is set
+ *           get one epoch (and one of fine-tune): every frame is kept.
+ *   ABORT   the group in training is dropped; push_frame() and finish()
+ *           return FALSE from then on (free the encoder).
+ *   NONE    clears FINISH. */
+typedef enum {
+  NERV_INTERRUPT_NONE,
+  NERV_INTERRUPT_FINISH,
+  NERV_INTERRUPT_ABORT,
+} NervInterrupt;
+void nerv_encoder_interrupt (NervEncoder * enc, NervInterrupt how);
+/* Whether it was stopped by NERV_INTERRUPT_ABORT (rather than by the
+ * progress callback). */
+gboolean nerv_encoder_aborted (NervEncoder * enc);
+/* The next frame pushed starts a key group (a forced key unit): the frames
+ * collected before it are coded first, as a shorter group. FALSE if
+ * stopped. */
+gboolean nerv_encoder_force_key (NervEncoder * enc);
+/* A new target rate (kbit/s > 0) from the next group coded on: its
+ * allowance and the key period's remaining bits follow at once, the model
+ * size at the next key group. FALSE (nothing changed) for an encoder
+ * created without a bitrate (its model size is fixed). */
+gboolean nerv_encoder_set_bitrate (NervEncoder * enc, guint kbps);
+
 /* ---- decoder ---------------------------------------------------------- */
 
 typedef struct {

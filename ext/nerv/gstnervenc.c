@@ -41,6 +41,7 @@ enum
   PROP_EPOCHS,
   PROP_GROUP_SIZE,
   PROP_KEYFRAME_INTERVAL,
+  PROP_KEY_INT_MAX,
   PROP_WEIGHT_BITS,
   PROP_EMBED_BITS,
   PROP_THREADS,
@@ -61,6 +62,8 @@ static const struct
   [PROP_GROUP_SIZE] = {"group-size", "Group size", NERV_SETTING_GROUP_SIZE},
   [PROP_KEYFRAME_INTERVAL] = {"keyframe-interval", "Keyframe interval",
       NERV_SETTING_KEY_INTERVAL},
+  [PROP_KEY_INT_MAX] = {"key-int-max", "Maximum key unit distance",
+      NERV_SETTING_KEY_FRAMES},
   [PROP_WEIGHT_BITS] = {"weight-bits", "Weight bits", NERV_SETTING_WEIGHT_BITS},
   [PROP_EMBED_BITS] = {"embed-bits", "Embedding bits",
       NERV_SETTING_EMBED_BITS},
@@ -129,6 +132,7 @@ static void
 gst_nerv_enc_init (GstNervEnc * self)
 {
   nerv_encoder_settings_init (&self->settings);
+  self->duration_group = -1;
   self->preset = NERV_PRESET_DEFAULT;
   self->epochs = 0;
   GST_PAD_SET_ACCEPT_TEMPLATE (GST_VIDEO_ENCODER_SINK_PAD (self));
@@ -146,6 +150,10 @@ gst_nerv_enc_set_property (GObject * object, guint prop_id,
     if (!nerv_encoder_settings_set (&self->settings,
             setting_props[prop_id].setting, g_value_get_uint (value), NULL))
       g_warn_if_reached ();
+    /* the one property that may change while playing (from the next
+     * group, gst_nerv_enc_handle_frame()) */
+    if (prop_id == PROP_BITRATE && self->core)
+      self->bitrate_changed = TRUE;
   } else {
     switch (prop_id) {
       case PROP_MODEL:
@@ -196,15 +204,63 @@ gst_nerv_enc_get_property (GObject * object, guint prop_id, GValue * value,
 
 /* ---- progress --------------------------------------------------------- */
 
+/* "1 min 05 s", "12 s" */
+static gchar *
+format_seconds (double sec)
+{
+  const gint64 t = (gint64) (sec + 0.5);
+  if (t >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " h %02d min", t / 3600,
+        (int) (t / 60 % 60));
+  if (t >= 60)
+    return g_strdup_printf ("%d min %02d s", (int) (t / 60), (int) (t % 60));
+  return g_strdup_printf ("%d s", (int) t);
+}
+
 static gboolean
 core_progress (const NervEncoderProgress * p, gpointer user_data)
 {
   GstNervEnc *self = user_data;
   const NervTrainProgress *t = p->train;
   const double done = t->n_steps ? (double) t->step / t->n_steps : 1.0;
-  const double left = done > 0 ? t->elapsed_s / done - t->elapsed_s : 0;
+  const double phase_left = done > 0 ? t->elapsed_s / done - t->elapsed_s : 0;
+  /* one epoch of this group, from the phase so far */
+  const double epoch_s = done > 0 && t->n_epochs ?
+      t->elapsed_s / (done * t->n_epochs) : 0;
+  const int n = MAX (nerv_encoder_pending (self->core), 1);
+  const gint64 now = g_get_monotonic_time ();
+  double group_left, stream_left = -1, percent = -1;
   GstStructure *s;
-  gchar *text;
+  gchar *text, *gl, *sl = NULL;
+
+  if (!self->t_start)
+    self->t_start = now;
+  if (!self->expected_frames && p->group != self->duration_group) {
+    /* a parser may know the duration only once data flows: ask once a
+     * group */
+    const GstVideoInfo *info = &self->input_state->info;
+    gint64 dur = -1;
+    self->duration_group = p->group;
+    if (GST_VIDEO_INFO_FPS_N (info) > 0
+        && gst_pad_peer_query_duration (GST_VIDEO_ENCODER_SINK_PAD (self),
+            GST_FORMAT_TIME, &dur) && dur > 0)
+      self->expected_frames = gst_util_uint64_scale (dur,
+          GST_VIDEO_INFO_FPS_N (info), GST_VIDEO_INFO_FPS_D (info) *
+          GST_SECOND);
+  }
+  /* the group: this phase, then the fine-tune if it is still to come */
+  group_left = phase_left + (p->quantising ? 0 : self->qat_epochs * epoch_s);
+  if (self->expected_frames > 0) {
+    /* the stream: the frames after this group at a later group's epochs,
+     * an epoch costing per frame what this group's does */
+    const double later = self->expected_frames > self->frames_coded + n ?
+        (double) (self->expected_frames - self->frames_coded - n) : 0;
+    const double spent = (now - self->t_start) / 1e6;
+    stream_left = group_left + later * (self->epochs_delta +
+        self->qat_epochs) * epoch_s / n;
+    percent = spent + stream_left > 0 ? 100 * spent / (spent + stream_left) :
+        100;
+  }
 
   s = gst_structure_new ("nerv-progress",
       "group", G_TYPE_INT, p->group,
@@ -216,19 +272,31 @@ core_progress (const NervEncoderProgress * p, gpointer user_data)
       "psnr-y", G_TYPE_DOUBLE, t->psnr_y,
       "psnr-yuv", G_TYPE_DOUBLE, t->psnr_yuv,
       "elapsed", G_TYPE_DOUBLE, t->elapsed_s,
-      "seconds-left", G_TYPE_DOUBLE, left, NULL);
+      "seconds-left", G_TYPE_DOUBLE, group_left,
+      "stream-seconds-left", G_TYPE_DOUBLE, stream_left,
+      "stream-percent", G_TYPE_DOUBLE, percent, NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
   /* progress messages go in START .. CONTINUE .. COMPLETE runs, one per
    * group (gst-launch waits for a started run to complete) */
-  text = g_strdup_printf ("group %d epoch %d/%d, %.2f dB, %.0f s left",
-      p->group, t->epoch + 1, t->n_epochs, t->psnr_y, left);
+  gl = format_seconds (group_left);
+  if (stream_left >= 0) {
+    gchar *st = format_seconds (stream_left);
+    sl = g_strdup_printf ("; stream %.0f %%, %s left", percent, st);
+    g_free (st);
+  }
+  text = g_strdup_printf ("group %d%s, %s epoch %d/%d, %.2f dB, group %s "
+      "left%s", p->group, p->key ? " (key)" : "", p->quantising ?
+      "quantised fine-tune" : "training", t->epoch + 1, t->n_epochs,
+      t->psnr_y, gl, sl ? sl : "");
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_progress (GST_OBJECT (self), self->training ?
           GST_PROGRESS_TYPE_CONTINUE : GST_PROGRESS_TYPE_START, "nerv-train",
           text));
   self->training = TRUE;
   g_free (text);
+  g_free (gl);
+  g_free (sl);
   return TRUE;
 }
 
@@ -243,11 +311,39 @@ end_progress (GstNervEnc * self)
   self->training = FALSE;
 }
 
+/* the core pointer changes under the object lock, so that the threads
+ * that interrupt it (interrupt_core()) see a live one */
+static void
+drop_core (GstNervEnc * self)
+{
+  NervEncoder *core;
+
+  GST_OBJECT_LOCK (self);
+  core = self->core;
+  self->core = NULL;
+  self->bitrate_changed = FALSE;
+  GST_OBJECT_UNLOCK (self);
+  nerv_encoder_free (core);
+}
+
+/* From any thread: training stops within about a second */
+static void
+interrupt_core (GstNervEnc * self, NervInterrupt how)
+{
+  GST_OBJECT_LOCK (self);
+  if (self->core) {
+    GST_DEBUG_OBJECT (self, "interrupting training (%s)",
+        how == NERV_INTERRUPT_ABORT ? "drop the group" : "code what it has");
+    nerv_encoder_interrupt (self->core, how);
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
 static void
 free_core (GstNervEnc * self)
 {
   end_progress (self);
-  g_clear_pointer (&self->core, nerv_encoder_free);
+  drop_core (self);
   g_clear_pointer (&self->convert, gst_video_converter_free);
 }
 
@@ -257,6 +353,7 @@ create_core (GstNervEnc * self)
   NervEncoderSettings s;
   GError *err = NULL;
   const GstVideoInfo *info = &self->input_state->info;
+  NervEncoder *core;
 
   GST_OBJECT_LOCK (self);
   s = self->settings;
@@ -276,19 +373,33 @@ create_core (GstNervEnc * self)
     /* a clip of known length (a file): the rate control pays the model
      * over its frames */
     gint64 dur = -1;
+    self->expected_frames = 0;
     if (s.fps_n > 0 && gst_pad_peer_query_duration (GST_VIDEO_ENCODER_SINK_PAD
             (self), GST_FORMAT_TIME, &dur) && dur > 0)
       s.expected_frames = gst_util_uint64_scale (dur, s.fps_n, s.fps_d * GST_SECOND);
+    self->expected_frames = s.expected_frames;
   }
 
-  self->core = nerv_encoder_new (&s, &err);
-  if (!self->core) {
-    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("Cannot set up the encoder"),
-        ("%s", err->message));
+  core = nerv_encoder_new (&s, &err);
+  if (!core) {
+    /* once: the base class tries the same caps again for every buffer */
+    if (!self->failed_caps || !gst_caps_is_equal (self->failed_caps,
+            self->input_state->caps)) {
+      GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+          ("Cannot set up the encoder: %s", err->message), (NULL));
+      gst_caps_replace (&self->failed_caps, self->input_state->caps);
+    }
     g_error_free (err);
     return FALSE;
   }
+  gst_caps_replace (&self->failed_caps, NULL);
+  GST_OBJECT_LOCK (self);
+  self->core = core;
+  self->bitrate_changed = FALSE;
+  GST_OBJECT_UNLOCK (self);
   nerv_encoder_get_settings (self->core, &s);
+  self->epochs_delta = s.epochs_delta;
+  self->qat_epochs = s.qat_epochs;
   GST_INFO_OBJECT (self, "groups of %d frames, model with %zu parameters",
       s.group_size, s.params);
   return TRUE;
@@ -296,12 +407,72 @@ create_core (GstNervEnc * self)
 
 /* ---- output ----------------------------------------------------------- */
 
+/* What the user should hear about a group's size: a stream larger than
+ * the raw video, a target below what the smallest model costs */
+static void
+check_group_size (GstNervEnc * self, const NervGroupStats * gs)
+{
+  const GstVideoInfo *info = &self->input_state->info;
+  const double fps = GST_VIDEO_INFO_FPS_N (info) > 0 ?
+      (double) GST_VIDEO_INFO_FPS_N (info) / GST_VIDEO_INFO_FPS_D (info) : 25;
+
+  self->coded_bytes += gs->bits / 8;
+  self->frames_coded += gs->n_frames;
+  self->raw_bytes += (guint64) gs->n_frames * GST_VIDEO_INFO_SIZE (info);
+  if (!self->warned_size && self->coded_bytes > self->raw_bytes) {
+    GST_ELEMENT_WARNING (self, STREAM, ENCODE,
+        ("The coded stream is larger than the raw video: %" G_GUINT64_FORMAT
+            " bytes for %" G_GUINT64_FORMAT " bytes of %dx%d input; set a "
+            "bitrate, or fewer params", self->coded_bytes, self->raw_bytes,
+            GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info)),
+        (NULL));
+    self->warned_size = TRUE;
+  }
+  if (!self->warned_floor && gs->below_floor && gs->n_frames > 0) {
+    NervEncoderSettings r;
+    nerv_encoder_get_settings (self->core, &r);
+    GST_ELEMENT_WARNING (self, STREAM, ENCODE,
+        ("bitrate %u kbit/s is below what the smallest model costs at %dx%d: "
+            "the stream comes to about %.0f kbit/s", r.bitrate,
+            GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info),
+            gs->bits * fps / gs->n_frames / 1000), (NULL));
+    self->warned_floor = TRUE;
+  }
+}
+
+/* The latency a live pipeline sees is a group plus its training: after
+ * each group, what a later group's training takes (the first group trains
+ * from scratch: its time scaled to a later group's epochs), with a
+ * quarter of margin. It only grows; set_latency posts the latency message
+ * that makes the pipeline take it. */
+static void
+update_latency (GstNervEnc * self, const NervGroupStats * gs)
+{
+  NervEncoderSettings r;
+  double train = gs->train_s;
+  GstClockTime latency;
+
+  nerv_encoder_get_settings (self->core, &r);
+  if (gs->group == 0 && r.epochs_key > 0)
+    train *= (double) (r.epochs_delta + r.qat_epochs) /
+        (r.epochs_key + r.qat_epochs);
+  latency = self->group_latency + (GstClockTime) (1.25 * train * GST_SECOND);
+  if (latency <= self->latency)
+    return;
+  GST_INFO_OBJECT (self, "latency %" GST_TIME_FORMAT " (a group and its "
+      "training)", GST_TIME_ARGS (latency));
+  self->latency = latency;
+  gst_video_encoder_set_latency (GST_VIDEO_ENCODER (self), latency, latency);
+}
+
 static void
 post_group_stats (GstNervEnc * self)
 {
   NervGroupStats gs;
   if (!nerv_encoder_last_group (self->core, &gs))
     return;
+  check_group_size (self, &gs);
+  update_latency (self, &gs);
   if (self->training) {
     gchar *text = g_strdup_printf ("group %d coded: %" G_GSIZE_FORMAT
         " bits, %.2f dB", gs.group, gs.bits, gs.psnr_y);
@@ -356,6 +527,18 @@ push_coded (GstNervEnc * self)
   return ret;
 }
 
+static void
+set_tags (GstNervEnc * self, guint bitrate)
+{
+  GstTagList *tags = gst_tag_list_new (GST_TAG_ENCODER, "nervenc", NULL);
+  if (bitrate)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_NOMINAL_BITRATE,
+        bitrate * 1000, NULL);
+  gst_video_encoder_merge_tags (GST_VIDEO_ENCODER (self), tags,
+      GST_TAG_MERGE_REPLACE);
+  gst_tag_list_unref (tags);
+}
+
 /* ---- vfuncs ----------------------------------------------------------- */
 
 static gboolean
@@ -364,7 +547,26 @@ gst_nerv_enc_stop (GstVideoEncoder * encoder)
   GstNervEnc *self = GST_NERV_ENC (encoder);
   free_core (self);
   g_clear_pointer (&self->input_state, gst_video_codec_state_unref);
+  gst_caps_replace (&self->failed_caps, NULL);
+  self->raw_bytes = self->coded_bytes = self->frames_coded = 0;
+  self->t_start = 0;
+  self->duration_group = -1;
+  self->warned_size = self->warned_floor = FALSE;
   return TRUE;
+}
+
+/* The core stopped: by an interrupt (a flush or a state change) or by
+ * the progress callback */
+static GstFlowReturn
+stopped_flow (GstNervEnc * self)
+{
+  if (nerv_encoder_aborted (self->core)) {
+    GST_DEBUG_OBJECT (self, "training interrupted: group dropped");
+    end_progress (self);
+    return GST_FLOW_FLUSHING;
+  }
+  GST_ELEMENT_ERROR (self, LIBRARY, ENCODE, (NULL), ("training stopped"));
+  return GST_FLOW_ERROR;
 }
 
 static GstFlowReturn
@@ -372,10 +574,8 @@ gst_nerv_enc_drain (GstNervEnc * self)
 {
   if (!self->core)
     return GST_FLOW_OK;
-  if (!nerv_encoder_finish (self->core)) {
-    GST_ELEMENT_ERROR (self, LIBRARY, ENCODE, (NULL), ("training stopped"));
-    return GST_FLOW_ERROR;
-  }
+  if (!nerv_encoder_finish (self->core))
+    return stopped_flow (self);
   return push_coded (self);
 }
 
@@ -389,7 +589,6 @@ gst_nerv_enc_set_format (GstVideoEncoder * encoder, GstVideoCodecState * state)
   GstCaps *caps;
   GstClockTime latency;
   NervEncoderSettings resolved;
-  GstTagList *tags;
 
   /* a new format: what was collected so far is coded first, and the new
    * stream starts with a key group */
@@ -435,15 +634,40 @@ gst_nerv_enc_set_format (GstVideoEncoder * encoder, GstVideoCodecState * state)
         GST_VIDEO_INFO_FPS_D (info), GST_VIDEO_INFO_FPS_N (info));
   else
     latency = resolved.group_size * GST_SECOND / 25;
+  self->group_latency = latency;
+  self->latency = latency;
   gst_video_encoder_set_latency (encoder, latency, latency);
 
-  tags = gst_tag_list_new (GST_TAG_ENCODER, "nervenc", NULL);
-  if (resolved.bitrate)
-    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_NOMINAL_BITRATE,
-        resolved.bitrate * 1000, NULL);
-  gst_video_encoder_merge_tags (encoder, tags, GST_TAG_MERGE_REPLACE);
-  gst_tag_list_unref (tags);
+  set_tags (self, resolved.bitrate);
   return TRUE;
+}
+
+/* A bitrate set while playing: the core takes it from the next group */
+static void
+apply_bitrate (GstNervEnc * self)
+{
+  guint kbps;
+  gboolean changed;
+
+  GST_OBJECT_LOCK (self);
+  changed = self->bitrate_changed;
+  self->bitrate_changed = FALSE;
+  kbps = self->settings.bitrate;
+  GST_OBJECT_UNLOCK (self);
+  if (!changed)
+    return;
+  if (nerv_encoder_set_bitrate (self->core, kbps)) {
+    GST_INFO_OBJECT (self, "bitrate %u kbit/s from the next group", kbps);
+    self->warned_floor = FALSE;
+    set_tags (self, kbps);
+  } else {
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("bitrate %u kbit/s takes effect at the next start (READY to "
+            "PAUSED): this stream %s", kbps, kbps ?
+            "codes with a fixed model size (params)" :
+            "has a target rate, and a fixed model size is chosen when the "
+            "encoder starts"), (NULL));
+  }
 }
 
 static GstFlowReturn
@@ -459,6 +683,23 @@ gst_nerv_enc_handle_frame (GstVideoEncoder * encoder, GstVideoCodecFrame * frame
   if (!self->core) {
     gst_video_codec_frame_unref (frame);
     return GST_FLOW_NOT_NEGOTIATED;
+  }
+  apply_bitrate (self);
+  if (GST_VIDEO_CODEC_FRAME_IS_FORCE_KEYFRAME (frame)) {
+    /* a key group starts at this frame; the frames before it are coded as
+     * a shorter group */
+    GstFlowReturn ret;
+    GST_DEBUG_OBJECT (self, "key unit forced at frame %u (%d pending)",
+        frame->system_frame_number, nerv_encoder_pending (self->core));
+    if (!nerv_encoder_force_key (self->core)) {
+      gst_video_codec_frame_unref (frame);
+      return stopped_flow (self);
+    }
+    ret = push_coded (self);
+    if (ret != GST_FLOW_OK) {
+      gst_video_codec_frame_unref (frame);
+      return ret;
+    }
   }
   if (!gst_video_frame_map (&in, &self->input_state->info,
           frame->input_buffer, GST_MAP_READ)) {
@@ -483,17 +724,21 @@ gst_nerv_enc_handle_frame (GstVideoEncoder * encoder, GstVideoCodecFrame * frame
     gst_video_frame_unmap (&conv);
   gst_video_frame_unmap (&in);
   gst_video_codec_frame_unref (frame);
-  if (!ok) {
-    GST_ELEMENT_ERROR (self, LIBRARY, ENCODE, (NULL), ("training stopped"));
-    return GST_FLOW_ERROR;
-  }
+  if (!ok)
+    return stopped_flow (self);
   return push_coded (self);
 }
 
 static GstFlowReturn
 gst_nerv_enc_finish (GstVideoEncoder * encoder)
 {
-  return gst_nerv_enc_drain (GST_NERV_ENC (encoder));
+  GstNervEnc *self = GST_NERV_ENC (encoder);
+  GstFlowReturn ret = gst_nerv_enc_drain (self);
+
+  /* an EOS sent to the element hurried the groups up to it */
+  if (self->core)
+    nerv_encoder_interrupt (self->core, NERV_INTERRUPT_NONE);
+  return ret;
 }
 
 static gboolean
@@ -503,10 +748,40 @@ gst_nerv_enc_flush (GstVideoEncoder * encoder)
   /* frames of an unfinished group are dropped; coding restarts with a key
    * group */
   end_progress (self);
-  g_clear_pointer (&self->core, nerv_encoder_free);
+  drop_core (self);
   if (self->input_state)
     return create_core (self);
   return TRUE;
+}
+
+static gboolean
+gst_nerv_enc_sink_event (GstVideoEncoder * encoder, GstEvent * event)
+{
+  /* a flush does not wait for the group in training (it is dropped) */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START)
+    interrupt_core (GST_NERV_ENC (encoder), NERV_INTERRUPT_ABORT);
+  return GST_VIDEO_ENCODER_CLASS (parent_class)->sink_event (encoder, event);
+}
+
+static gboolean
+gst_nerv_enc_send_event (GstElement * element, GstEvent * event)
+{
+  /* an EOS sent to the element (by the application, from another thread):
+   * the group in training is coded with what it has learnt, so that the
+   * EOS, which waits for it, gets in within about a second */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    interrupt_core (GST_NERV_ENC (element), NERV_INTERRUPT_FINISH);
+  return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+}
+
+static GstStateChangeReturn
+gst_nerv_enc_change_state (GstElement * element, GstStateChange transition)
+{
+  /* the streaming thread stops before the pads deactivate: the group in
+   * training is dropped at once */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    interrupt_core (GST_NERV_ENC (element), NERV_INTERRUPT_ABORT);
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 }
 
 static gboolean
@@ -536,10 +811,13 @@ gst_nerv_enc_class_init (GstNervEncClass * klass)
     if (!setting_props[id].name)
       continue;
     info = nerv_setting_info (setting_props[id].setting);
+    /* bitrate applies from the next group; the others at the next start */
     g_object_class_install_property (gobject_class, id,
         g_param_spec_uint (setting_props[id].name, setting_props[id].nick,
             info->blurb, (guint) info->min, (guint) info->max,
-            (guint) info->def, flags));
+            (guint) info->def, id == PROP_BITRATE ? (flags &
+                ~GST_PARAM_MUTABLE_READY) | GST_PARAM_MUTABLE_PLAYING :
+            flags));
   }
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_enum ("model", "Model", "Kind of network",
@@ -566,6 +844,9 @@ gst_nerv_enc_class_init (GstNervEncClass * klass)
   venc_class->handle_frame = GST_DEBUG_FUNCPTR (gst_nerv_enc_handle_frame);
   venc_class->finish = GST_DEBUG_FUNCPTR (gst_nerv_enc_finish);
   venc_class->flush = GST_DEBUG_FUNCPTR (gst_nerv_enc_flush);
+  venc_class->sink_event = GST_DEBUG_FUNCPTR (gst_nerv_enc_sink_event);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_nerv_enc_send_event);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_nerv_enc_change_state);
   venc_class->propose_allocation =
       GST_DEBUG_FUNCPTR (gst_nerv_enc_propose_allocation);
 

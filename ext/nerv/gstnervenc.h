@@ -29,8 +29,23 @@ struct _GstNervEnc
   GstVideoInfo conv_info;       /* what the core takes */
   GstVideoConverter *convert;   /* NULL when the input is taken as it is */
   NervPixelFormat core_format;
-  NervEncoder *core;
+  NervEncoder *core;            /* set and cleared under the object lock:
+                                 * other threads interrupt it */
   gboolean training;             /* a progress run was started */
+  gboolean bitrate_changed;     /* bitrate set while the core runs (object
+                                 * lock); applied before the next frame */
+  GstCaps *failed_caps;         /* the caps the core could not be set up
+                                 * for (the error was posted) */
+  guint64 raw_bytes, coded_bytes;       /* of the stream so far */
+  gboolean warned_size, warned_floor;
+  GstClockTime group_latency;   /* a group's duration */
+  GstClockTime latency;         /* reported: a group and its training */
+  /* progress of the stream */
+  guint64 expected_frames;      /* from the duration; 0: not known */
+  guint64 frames_coded;
+  gint64 t_start;               /* the first training report */
+  int duration_group;           /* the group the duration was asked in */
+  int epochs_delta, qat_epochs;
 };
 
 G_END_DECLS

@@ -121,8 +121,18 @@ test_resolved (void)
   NervEncoderSettings s = small_settings (), r;
   NervEncoder *enc;
 
+  /* no bitrate, params 0: a model for the picture, smaller than the
+   * 20000 of 320x192 at this 32x24 */
+  g_assert_cmpuint (s.params, ==, 0);
+  enc = nerv_encoder_new (&s, NULL);
+  nerv_encoder_get_settings (enc, &r);
+  g_assert_cmpuint (r.params, >, 0);
+  g_assert_cmpuint (r.params, <, 20000);
+  nerv_encoder_free (enc);
+
   /* no bitrate: groups of 8 for 0, the budget's model */
   s.group_size = 0;
+  s.params = 20000;
   enc = nerv_encoder_new (&s, NULL);
   nerv_encoder_get_settings (enc, &r);
   g_assert_cmpint (r.group_size, ==, 8);

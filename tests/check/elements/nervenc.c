@@ -116,6 +116,23 @@ START_TEST (test_latency)
 }
 END_TEST;
 
+START_TEST (test_latency_includes_training)
+{
+  /* a live pipeline waits for a group and for its training: once a group
+   * is coded the latency includes what training it took */
+  GstHarness *h = make_harness (4, 2);
+  GstClockTime min, max;
+
+  for (int i = 0; i < 4; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  gst_video_encoder_get_latency (GST_VIDEO_ENCODER (h->element), &min, &max);
+  fail_unless (min > 4 * FRAME_DUR, "latency %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (min));
+  fail_unless_equals_uint64 (min, max);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
 START_TEST (test_latency_chosen_group)
 {
   /* group-size=0 with a bitrate: the core chooses the group, and the
@@ -251,6 +268,65 @@ START_TEST (test_progress_messages)
   }
   fail_unless (progress, "no nerv-progress message");
   fail_unless (group, "no nerv-group message");
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+static GstPadQueryFunction harness_query;
+
+/* the harness's source answers the duration: 12 frames */
+static gboolean
+duration_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_DURATION) {
+    gst_query_set_duration (query, GST_FORMAT_TIME, 12 * FRAME_DUR);
+    return TRUE;
+  }
+  return harness_query (pad, parent, query);
+}
+
+START_TEST (test_progress_whole_stream)
+{
+  /* with the duration known, progress covers the whole stream (an ETA
+   * and a percentage), and the text names the phase */
+  GstHarness *h = gst_harness_new ("nervenc");
+  GstBus *bus = gst_bus_new ();
+  GstMessage *m;
+  gboolean stream = FALSE, phase = FALSE;
+
+  harness_query = GST_PAD_QUERYFUNC (h->srcpad);
+  gst_pad_set_query_function (h->srcpad, duration_query);
+  g_object_set (h->element, "params", 12000, "epochs", 5, "group-size", 3,
+      "threads", 2, NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps_str (h, CAPS);
+  for (int i = 0; i < 6; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  while ((m = gst_bus_pop (bus))) {
+    const GstStructure *s = gst_message_get_structure (m);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT
+        && gst_structure_has_name (s, "nerv-progress")) {
+      double left = -1, percent = -1;
+      fail_unless (gst_structure_get_double (s, "stream-seconds-left", &left));
+      fail_unless (gst_structure_get_double (s, "stream-percent", &percent));
+      fail_unless (left >= 0 && percent >= 0 && percent <= 100,
+          "%f s left, %f %%", left, percent);
+      stream = TRUE;
+    } else if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_PROGRESS) {
+      gchar *text = NULL;
+      gst_message_parse_progress (m, NULL, NULL, &text);
+      if (strstr (text, "training epoch") || strstr (text, "fine-tune epoch"))
+        phase = TRUE;
+      if (strstr (text, "epoch"))
+        fail_unless (strstr (text, "stream ") && strstr (text, "%"), "%s",
+            text);
+      g_free (text);
+    }
+    gst_message_unref (m);
+  }
+  fail_unless (stream && phase);
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
   gst_harness_teardown (h);
@@ -419,6 +495,469 @@ START_TEST (test_eos_interrupt_keeps_groups)
 }
 END_TEST;
 
+/* ---- issue 14: stopping, key units, live bitrate, defaults ----------- */
+
+/* Waits up to 60 s for the encoder's first nerv-progress message: a
+ * group is in training */
+static gboolean
+wait_training (GstBus * bus)
+{
+  gint64 end = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end) {
+    GstMessage *m = gst_bus_timed_pop_filtered (bus, GST_SECOND / 10,
+        GST_MESSAGE_ELEMENT);
+    gboolean found = m && gst_structure_has_name (gst_message_get_structure
+        (m), "nerv-progress");
+    if (m)
+      gst_message_unref (m);
+    if (found)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* a group that would train for minutes (100000 epochs) */
+#define ENDLESS_TRAINING "params=12000 epochs=100000 threads=1"
+
+START_TEST (test_null_interrupts_training)
+{
+  /* going to NULL while the first group trains (in preroll) drops the
+   * group at once instead of waiting for its training */
+  GstElement *p = gst_parse_launch ("videotestsrc ! video/x-raw,format=I420,"
+      "width=32,height=24,framerate=25/1 ! nervenc " ENDLESS_TRAINING
+      " group-size=2 ! fakesink", NULL);
+  GstBus *bus = gst_element_get_bus (p);
+  gint64 t0;
+
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  fail_unless (wait_training (bus));
+  t0 = g_get_monotonic_time ();
+  fail_unless_equals_int (gst_element_set_state (p, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless (g_get_monotonic_time () - t0 < 3 * G_USEC_PER_SEC,
+      "NULL took %.1f s", (g_get_monotonic_time () - t0) / 1e6);
+  /* a dropped group is no error */
+  fail_if (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR));
+  gst_object_unref (bus);
+  gst_object_unref (p);
+}
+END_TEST;
+
+typedef struct
+{
+  GstHarness *h;
+  int frame;
+  GstFlowReturn ret;
+} PushJob;
+
+static gpointer
+push_thread (gpointer data)
+{
+  PushJob *j = data;
+  j->ret = gst_harness_push (j->h, make_frame (j->frame));
+  return NULL;
+}
+
+static GstHarness *
+endless_harness (guint group, GstBus ** bus)
+{
+  GstHarness *h = gst_harness_new ("nervenc");
+  g_object_set (h->element, "params", 12000, "epochs", 100000, "group-size",
+      group, "threads", 1, NULL);
+  gst_harness_set_src_caps_str (h, CAPS);
+  *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, *bus);
+  return h;
+}
+
+START_TEST (test_flush_interrupts_training)
+{
+  /* a flush (seek) while a group trains drops it at once; coding starts
+   * again with a key group */
+  GstBus *bus;
+  GstHarness *h = endless_harness (2, &bus);
+  PushJob job = { h, 1, GST_FLOW_OK };
+  GThread *t;
+  GstSegment seg;
+  GstBuffer *b;
+  gint64 t0;
+
+  fail_unless_equals_int (gst_harness_push (h, make_frame (0)), GST_FLOW_OK);
+  t = g_thread_new ("push", push_thread, &job);        /* fills the group */
+  fail_unless (wait_training (bus));
+  t0 = g_get_monotonic_time ();
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  g_thread_join (t);
+  fail_unless (g_get_monotonic_time () - t0 < 3 * G_USEC_PER_SEC,
+      "the flush took %.1f s", (g_get_monotonic_time () - t0) / 1e6);
+  fail_unless_equals_int (job.ret, GST_FLOW_FLUSHING);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+
+  g_object_set (h->element, "epochs", 2, NULL);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  for (int i = 10; i < 12; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 2);
+  b = gst_harness_pull (h);
+  fail_if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT));
+  gst_buffer_unref (b);
+  fail_if (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR));
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+/* Decodes the harness's output buffers; returns the frames decoded */
+static int
+decode_all (GstHarness * h)
+{
+  NervDecoder *dec = nerv_decoder_new (1);
+  GstBuffer *b;
+  int frames = 0;
+
+  while ((b = gst_harness_try_pull (h))) {
+    GstMapInfo map;
+    size_t pos = 0;
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    while (pos < map.size) {
+      size_t used = 0;
+      NervDecodedFrame f;
+      fail_unless_equals_int (nerv_decoder_decode (dec, map.data + pos,
+              map.size - pos, &used), NERV_OK);
+      pos += used;
+      if (nerv_decoder_get_frame (dec, &f))
+        frames++;
+    }
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+  }
+  nerv_decoder_free (dec);
+  return frames;
+}
+
+START_TEST (test_eos_interrupts_training)
+{
+  /* an EOS sent to the encoder while a group trains: the group is coded
+   * with what it has learnt, within a second or two, and every frame
+   * that reached the encoder decodes */
+  GstBus *bus;
+  GstHarness *h = endless_harness (3, &bus);
+  PushJob job = { h, 2, GST_FLOW_OK };
+  GThread *t;
+  gint64 t0;
+
+  for (int i = 0; i < 2; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  t = g_thread_new ("push", push_thread, &job);
+  fail_unless (wait_training (bus));
+  t0 = g_get_monotonic_time ();
+  fail_unless (gst_element_send_event (h->element, gst_event_new_eos ()));
+  g_thread_join (t);
+  fail_unless (g_get_monotonic_time () - t0 < 3 * G_USEC_PER_SEC,
+      "the EOS took %.1f s", (g_get_monotonic_time () - t0) / 1e6);
+  fail_unless_equals_int (job.ret, GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 3);
+  fail_unless_equals_int (decode_all (h), 3);
+  fail_if (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR));
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+/* Pulls n buffers; returns a mask of those that are key units (sync
+ * points that start with a stream header) */
+static guint
+pull_key_mask (GstHarness * h, int n)
+{
+  guint mask = 0;
+  for (int i = 0; i < n; i++) {
+    GstBuffer *b = gst_harness_pull (h);
+    GstMapInfo map;
+    fail_unless (b != NULL);
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    if (!GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT)) {
+      fail_unless (map.size > 4 && map.data[3] == 'S', "key buffer %d", i);
+      mask |= 1u << i;
+    } else {
+      fail_if (map.size > 4 && map.data[3] == 'S', "delta buffer %d", i);
+    }
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+  }
+  return mask;
+}
+
+static int
+count_force_key_events (GstHarness * h)
+{
+  GstEvent *e;
+  int n = 0;
+  while ((e = gst_harness_try_pull_event (h))) {
+    if (gst_video_event_is_force_key_unit (e))
+      n++;
+    gst_event_unref (e);
+  }
+  return n;
+}
+
+START_TEST (test_force_key_unit)
+{
+  /* groups of 4, one key group in 100: a key unit asked for from
+   * downstream (before frame 5) and from upstream (at frame 10) starts a
+   * key group at that frame; the frames before it are a shorter group */
+  GstHarness *h = make_harness (4, 100);
+  const GstClockTime t10 = 10 * FRAME_DUR + 1000;
+
+  for (int i = 0; i < 5; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_upstream_event (h,
+          gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+              TRUE, 1)));
+  for (int i = 5; i < 10; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h,
+          gst_video_event_new_downstream_force_key_unit (t10, t10, t10, TRUE,
+              2)));
+  for (int i = 10; i < 12; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless_equals_int (gst_harness_buffers_received (h), 12);
+  /* keys at 0, 5 and 10 */
+  fail_unless_equals_int (pull_key_mask (h, 12), 1 | 1 << 5 | 1 << 10);
+  /* and the base class tells downstream */
+  fail_unless (count_force_key_events (h) >= 1);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+/* The params of every coded group, from the nerv-group messages */
+static int
+group_params (GstBus * bus, guint64 * params, int max)
+{
+  GstMessage *m;
+  int n = 0;
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *s = gst_message_get_structure (m);
+    if (gst_structure_has_name (s, "nerv-group") && n < max)
+      fail_unless (gst_structure_get_uint64 (s, "params", &params[n++]));
+    gst_message_unref (m);
+  }
+  return n;
+}
+
+static void
+encode_two_groups (guint kbps1, guint kbps2, guint64 * params)
+{
+  GstHarness *h = gst_harness_new ("nervenc");
+  GstBus *bus = gst_bus_new ();
+  g_object_set (h->element, "bitrate", kbps1, "epochs", 2, "group-size", 4,
+      "keyframe-interval", 1, "threads", 2, NULL);
+  gst_harness_set_src_caps_str (h, CAPS);
+  gst_element_set_bus (h->element, bus);
+  for (int i = 0; i < 4; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  /* while playing */
+  g_object_set (h->element, "bitrate", kbps2, NULL);
+  for (int i = 4; i < 8; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  fail_unless_equals_int (group_params (bus, params, 2), 2);
+  fail_if (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR));
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+START_TEST (test_bitrate_while_playing)
+{
+  /* a bitrate set while playing applies from the next group: at a key
+   * group every group, the next group's model is the new rate's */
+  GstElement *e = gst_element_factory_make ("nervenc", NULL);
+  GParamSpec *spec = g_object_class_find_property (G_OBJECT_GET_CLASS (e),
+      "bitrate");
+  guint64 same[2], lower[2];
+
+  fail_unless (spec->flags & GST_PARAM_MUTABLE_PLAYING);
+  gst_object_unref (e);
+  encode_two_groups (1000, 1000, same);
+  encode_two_groups (1000, 250, lower);
+  fail_unless_equals_uint64 (same[0], lower[0]);
+  fail_unless (lower[1] * 2 < same[1], "%" G_GUINT64_FORMAT " params at 250 "
+      "kbit/s, %" G_GUINT64_FORMAT " at 1000", lower[1], same[1]);
+}
+END_TEST;
+
+START_TEST (test_key_int_max_frames)
+{
+  /* key-int-max counts frames: at most 6 frames from key to key, whatever
+   * keyframe-interval (in groups) says */
+  GstHarness *h = gst_harness_new ("nervenc");
+  g_object_set (h->element, "params", 12000, "epochs", 2, "group-size", 3,
+      "keyframe-interval", 100, "key-int-max", 6, "threads", 2, NULL);
+  gst_harness_set_src_caps_str (h, CAPS);
+  for (int i = 0; i < 13; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_frame (i)), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless_equals_int (pull_key_mask (h, 13), 1 | 1 << 6 | 1 << 12);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+/* Encodes n frames at w x h (I420) with the properties set by the caller
+ * on a new harness; returns the bytes coded. Warnings and errors go to
+ * *bus, which the caller unrefs. */
+static gsize
+encode_size (GstHarness * h, int w, int hh, int n, GstBus ** bus)
+{
+  GstVideoInfo info;
+  gchar *caps = g_strdup_printf ("video/x-raw,format=I420,width=%d,height=%d,"
+      "framerate=25/1", w, hh);
+  GstBuffer *b;
+  gsize bytes = 0;
+
+  *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, *bus);
+  gst_harness_set_src_caps_str (h, caps);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, w, hh);
+  for (int i = 0; i < n; i++) {
+    b = gst_buffer_new_allocate (NULL, info.size, NULL);
+    gst_buffer_memset (b, 0, 20 + 9 * i, info.size);
+    GST_BUFFER_PTS (b) = i * FRAME_DUR;
+    fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  while ((b = gst_harness_try_pull (h))) {
+    bytes += gst_buffer_get_size (b);
+    gst_buffer_unref (b);
+  }
+  gst_element_set_bus (h->element, NULL);
+  g_free (caps);
+  return bytes;
+}
+
+/* Whether the bus holds a warning whose text has needle */
+static gboolean
+has_warning (GstBus * bus, const gchar * needle)
+{
+  GstMessage *m;
+  gboolean found = FALSE;
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
+    GError *err = NULL;
+    gst_message_parse_warning (m, &err, NULL);
+    if (strstr (err->message, needle))
+      found = TRUE;
+    g_error_free (err);
+    gst_message_unref (m);
+  }
+  return found;
+}
+
+START_TEST (test_default_params_scale)
+{
+  /* without a bitrate the model scales with the picture: 8 frames of
+   * 16x16 are not coded with the 20000 parameters of 320x192 */
+  GstHarness *h = gst_harness_new ("nervenc");
+  GstBus *bus;
+  const gsize raw = 8 * 16 * 16 * 3 / 2;
+  gsize bytes;
+
+  g_object_set (h->element, "epochs", 2, "threads", 2, NULL);
+  bytes = encode_size (h, 16, 16, 8, &bus);
+  fail_unless (bytes < 2 * raw, "%" G_GSIZE_FORMAT " bytes for %"
+      G_GSIZE_FORMAT " raw", bytes, raw);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+START_TEST (test_larger_than_raw_warns)
+{
+  /* a stream larger than the raw video says so */
+  GstHarness *h = gst_harness_new ("nervenc");
+  GstBus *bus;
+  const gsize raw = 8 * 16 * 16 * 3 / 2;
+  gsize bytes;
+
+  g_object_set (h->element, "params", 20000, "epochs", 2, "threads", 2, NULL);
+  bytes = encode_size (h, 16, 16, 8, &bus);
+  fail_unless (bytes > raw);
+  fail_unless (has_warning (bus, "larger than the raw video"));
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+START_TEST (test_below_floor_warns)
+{
+  /* a target below what the smallest model costs: a warning with the
+   * floor in kbit/s */
+  GstHarness *h = gst_harness_new ("nervenc");
+  GstBus *bus;
+
+  g_object_set (h->element, "bitrate", 1, "epochs", 2, "group-size", 4,
+      "threads", 2, NULL);
+  encode_size (h, 32, 24, 4, &bus);
+  fail_unless (has_warning (bus, "kbit/s"));
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+START_TEST (test_group_from_rate_by_default)
+{
+  /* with a bitrate and group-size left alone, the group comes from the
+   * rate: a low rate takes longer groups to pay a model */
+  GstHarness *h = gst_harness_new ("nervenc");
+  GstClockTime min, max;
+
+  g_object_set (h->element, "bitrate", 20, "epochs", 2, "threads", 2, NULL);
+  gst_harness_set_src_caps_str (h, CAPS);
+  fail_unless_equals_int (gst_harness_push (h, make_frame (0)), GST_FLOW_OK);
+  gst_video_encoder_get_latency (GST_VIDEO_ENCODER (h->element), &min, &max);
+  fail_unless (min > 8 * FRAME_DUR, "latency %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (min));
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+START_TEST (test_params_too_large)
+{
+  /* params inside the property's range but more than the picture can
+   * take: one error, in the property's terms */
+  GstHarness *h = gst_harness_new ("nervenc");
+  GstBus *bus = gst_bus_new ();
+  GstVideoInfo info;
+  GstMessage *m;
+  int errors = 0;
+
+  gst_element_set_bus (h->element, bus);
+  g_object_set (h->element, "params", 16777216, "epochs", 2, NULL);
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=I420,width=64,height=48,framerate=25/1");
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 64, 48);
+  for (int i = 0; i < 7; i++)
+    fail_if (gst_harness_push (h, gst_buffer_new_allocate (NULL, info.size,
+                NULL)) == GST_FLOW_OK);
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR))) {
+    GError *err = NULL;
+    gst_message_parse_error (m, &err, NULL);
+    fail_unless (strstr (err->message, "params 16777216 is too large for "
+            "64x48: at most ") != NULL, "%s", err->message);
+    g_error_free (err);
+    gst_message_unref (m);
+    errors++;
+  }
+  fail_unless_equals_int (errors, 1);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
 static Suite *
 nervenc_suite (void)
 {
@@ -429,13 +968,26 @@ nervenc_suite (void)
   tcase_add_test (tc, test_refused_caps);
   tcase_add_test (tc, test_latency);
   tcase_add_test (tc, test_latency_chosen_group);
+  tcase_add_test (tc, test_latency_includes_training);
   tcase_add_test (tc, test_defaults_are_the_cores);
   tcase_add_test (tc, test_flush_restarts_with_key);
   tcase_add_test (tc, test_progress_messages);
+  tcase_add_test (tc, test_progress_whole_stream);
   tcase_add_test (tc, test_other_formats);
   tcase_add_test (tc, test_state_changes);
   tcase_add_test (tc, test_caps_change);
   tcase_add_test (tc, test_eos_interrupt_keeps_groups);
+  tcase_add_test (tc, test_null_interrupts_training);
+  tcase_add_test (tc, test_flush_interrupts_training);
+  tcase_add_test (tc, test_eos_interrupts_training);
+  tcase_add_test (tc, test_force_key_unit);
+  tcase_add_test (tc, test_bitrate_while_playing);
+  tcase_add_test (tc, test_key_int_max_frames);
+  tcase_add_test (tc, test_default_params_scale);
+  tcase_add_test (tc, test_larger_than_raw_warns);
+  tcase_add_test (tc, test_below_floor_warns);
+  tcase_add_test (tc, test_group_from_rate_by_default);
+  tcase_add_test (tc, test_params_too_large);
   suite_add_tcase (s, tc);
   return s;
 }
