@@ -7,6 +7,7 @@
 #include "nerv-bitstream.h"
 
 #include <libavutil/crc.h>
+#include <stdatomic.h>
 #include <string.h>
 
 const char *
@@ -66,10 +67,27 @@ wr (GByteArray * a, guint64 v, int bytes)
   g_byte_array_append (a, b, bytes);
 }
 
+/* bytes the packet checks ran the CRC over (a work counter) */
+static atomic_uint_fast64_t crc_bytes;
+
+guint64
+nerv_crc_bytes (void)
+{
+  return atomic_load_explicit (&crc_bytes, memory_order_relaxed);
+}
+
+/* the CRC register after crc and p[0..n) (initial value 0, no final XOR) */
+static guint32
+crc_update (guint32 crc, const guint8 * p, size_t n)
+{
+  atomic_fetch_add_explicit (&crc_bytes, n, memory_order_relaxed);
+  return av_crc (av_crc_get_table (AV_CRC_32_IEEE_LE), crc, p, n);
+}
+
 static guint32
 packet_crc (const guint8 * p, size_t n)
 {
-  return av_crc (av_crc_get_table (AV_CRC_32_IEEE_LE), 0, p, n);
+  return crc_update (0, p, n);
 }
 
 /* ---- packets ---------------------------------------------------------- */
