@@ -347,8 +347,9 @@ read_file (const char *path, gsize * len)
 static int
 cmd_decode (int argc, char **argv)
 {
-  gsize len, pos = 0;
+  gsize len, pos = 0, damage_end = G_MAXSIZE;
   guint8 *data;
+  NervSplitter sp;
   NervDecoder *dec;
   FILE *out;
   gboolean wrote_header = FALSE;
@@ -368,20 +369,37 @@ cmd_decode (int argc, char **argv)
   }
   dec = nerv_decoder_new (0);
   t0 = g_get_monotonic_time ();
+  /* cut into packets by the splitter, whose resynchronisation over damage
+   * costs time linear in the file; the decoder gets the packets */
+  nerv_splitter_init (&sp);
   while (pos < len) {
     size_t used = 0;
-    NervStatus st = nerv_decoder_decode (dec, data + pos, len - pos, &used);
+    NervSplit sk;
+    NervStatus st;
     NervDecodedFrame f;
-    if (st == NERV_ERR_NEED_MORE) {
-      g_printerr ("nerv-tool: stream truncated at byte %zu\n", pos);
-      errors++;
-      break;
+
+    if (nerv_splitter_next (&sp, data + pos, len - pos, pos, TRUE, &sk) ==
+        NERV_SPLIT_DAMAGE) {
+      /* one message for a run of damaged bytes */
+      if (damage_end != pos) {
+        if (sk.status == NERV_ERR_NEED_MORE)
+          g_printerr ("nerv-tool: stream truncated at byte %zu\n", pos);
+        else
+          g_printerr ("nerv-tool: byte %zu: %s, skipping to the next packet\n",
+              pos, nerv_status_string (sk.status));
+        errors++;
+      }
+      nerv_decoder_lost_bytes (dec);
+      pos += sk.size;
+      damage_end = pos;
+      continue;
     }
+    st = nerv_decoder_decode (dec, data + pos, sk.size, &used);
     if (st != NERV_OK) {
       g_printerr ("nerv-tool: byte %zu: %s\n", pos, nerv_status_string (st));
       errors++;
     }
-    pos += MAX (used, 1);
+    pos += sk.size;
     if (nerv_decoder_get_frame (dec, &f)) {
       const NervStreamHeader *h = nerv_decoder_header (dec);
       if (!wrote_header) {
@@ -402,6 +420,7 @@ cmd_decode (int argc, char **argv)
   g_print ("decoded frames=%d errors=%d dec_fps=%.2f\n", frames, errors,
       frames / ((g_get_monotonic_time () - t0) / 1e6));
   fclose (out);
+  nerv_splitter_clear (&sp);
   nerv_decoder_free (dec);
   g_free (data);
   return errors ? 1 : 0;
@@ -473,10 +492,12 @@ print_group (InfoTotals * it, const NervPacket * pkt, size_t used)
 static int
 cmd_info (int argc, char **argv)
 {
-  gsize len, pos = 0;
+  gsize len, pos = 0, damage_start = 0;
   guint8 *data;
   NervSplitter sp;
   InfoTotals it;
+  gboolean damaged = FALSE;
+  NervStatus damage_status = NERV_OK;
   guint64 group_bytes = 0, frame_bytes = 0, header_bytes = 0;
   int groups = 0, frames = 0, keys = 0;
 
@@ -496,10 +517,22 @@ cmd_info (int argc, char **argv)
     const guint8 type = sk.pkt.type;
 
     if (res == NERV_SPLIT_DAMAGE) {
-      g_print ("byte %zu: %s, %zu bytes skipped\n", pos,
-          nerv_status_string (sk.status), sk.size);
+      /* one line for a run of damage */
+      if (!damaged) {
+        damage_start = pos;
+        damage_status = sk.status;
+      }
+      damaged = TRUE;
       pos += sk.size;
-      continue;
+      if (pos < len)
+        continue;
+    }
+    if (damaged) {
+      g_print ("byte %zu: %s, %zu bytes skipped\n", damage_start,
+          nerv_status_string (damage_status), pos - damage_start);
+      damaged = FALSE;
+      if (res == NERV_SPLIT_DAMAGE)
+        break;
     }
     if (res == NERV_SPLIT_DROP)
       g_print ("byte %zu: '%c' packet dropped: %s\n", pos,
@@ -535,6 +568,7 @@ cmd_info (int argc, char **argv)
       G_GUINT64_FORMAT " B, %d key), headers %" G_GUINT64_FORMAT " B, file "
       "%zu B\n", groups, group_bytes, frames, frame_bytes, keys, header_bytes,
       len);
+  nerv_splitter_clear (&sp);
   nerv_inspector_free (it.inspector);
   g_free (data);
   return 0;

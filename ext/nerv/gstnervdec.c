@@ -197,6 +197,7 @@ gst_nerv_dec_handle_frame (GstVideoDecoder * decoder, GstVideoCodecFrame * frame
 {
   GstNervDec *self = GST_NERV_DEC (decoder);
   GstMapInfo map;
+  NervSplitter sp;
   gsize pos = 0;
   gboolean got = FALSE;
   NervStatus error = NERV_OK;
@@ -207,22 +208,34 @@ gst_nerv_dec_handle_frame (GstVideoDecoder * decoder, GstVideoCodecFrame * frame
     gst_video_decoder_drop_frame (decoder, frame);
     return GST_FLOW_ERROR;
   }
+  /* the buffer is cut into packets by the splitter, which resynchronises
+   * over damage in time linear in the buffer's size; the decoder gets the
+   * packets whose CRC checks */
+  nerv_splitter_init (&sp);
   while (pos < map.size) {
+    NervSplit sk;
     size_t used = 0;
-    NervStatus st = nerv_decoder_decode (self->core, map.data + pos,
-        map.size - pos, &used);
-    if (st == NERV_ERR_NEED_MORE) {
-      error = NERV_ERR_TRUNCATED;
-      break;
+    NervStatus st;
+
+    if (nerv_splitter_next (&sp, map.data + pos, map.size - pos, pos, TRUE,
+            &sk) == NERV_SPLIT_DAMAGE) {
+      if (error == NERV_OK)
+        error = sk.status == NERV_ERR_NEED_MORE ? NERV_ERR_TRUNCATED :
+            sk.status;
+      nerv_decoder_lost_bytes (self->core);
+      pos += sk.size;
+      continue;
     }
+    st = nerv_decoder_decode (self->core, map.data + pos, sk.size, &used);
     if (st != NERV_OK && error == NERV_OK)
       error = st;
-    pos += MAX (used, 1);
+    pos += sk.size;
     if (!got && nerv_decoder_get_frame (self->core, &f)) {
       got = TRUE;
       ret = copy_frame (self, &f, frame);
     }
   }
+  nerv_splitter_clear (&sp);
   gst_buffer_unmap (frame->input_buffer, &map);
 
   if (got && ret == GST_FLOW_OK) {

@@ -184,7 +184,7 @@ gst_nerv_parse_reset (GstNervParse * self)
   self->fps_n = 0;
   self->fps_d = 1;
   self->kind = NERV_MODEL_HNERV;
-  nerv_splitter_init (&self->splitter);
+  nerv_splitter_clear (&self->splitter);
   memset (&self->timeline, 0, sizeof (self->timeline));
   self->next_offset = 0;
   self->discont = FALSE;
@@ -356,7 +356,10 @@ gst_nerv_reader_get (GstNervReader * r, guint64 off, guint len, gsize * avail)
       r->flow = GST_FLOW_EOS;
       return NULL;
     }
-    r->flow = gst_pad_pull_range (r->pad, off, MAX (len, SCAN_BLOCK), &r->buf);
+    /* with room: a walk over candidate packets whose ends step forward
+     * reads each byte a bounded number of times */
+    r->flow = gst_pad_pull_range (r->pad, off, MAX (len + len / 2,
+            SCAN_BLOCK), &r->buf);
     if (r->flow != GST_FLOW_OK) {
       r->buf = NULL;
       return NULL;
@@ -446,6 +449,7 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
     off += sk.size;
   }
   gst_nerv_reader_clear (&r);
+  nerv_splitter_clear (&sp);
 
   if (r.flow == GST_FLOW_FLUSHING) {
     /* a seek or a state change interrupted us: try again later */
