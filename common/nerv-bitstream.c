@@ -367,6 +367,14 @@ nerv_stream_header_parse (const guint8 * p, size_t n, NervStreamHeader * h)
   m->height = (int) rd (&r, 2);
   h->fps_n = (guint32) rd (&r, 4);
   h->fps_d = (guint32) rd (&r, 4);
+  if (h->fps_n == 0 || h->fps_d == 0 || h->fps_n > G_MAXINT
+      || h->fps_d > G_MAXINT
+      || h->fps_d > (guint64) NERV_MAX_FRAME_SECONDS * h->fps_n) {
+    /* unknown, or no fraction a reader can use, or frames longer than a
+     * day (whose times no clock holds for long) */
+    h->fps_n = 0;
+    h->fps_d = 1;
+  }
   h->format = (NervPixelFormat) rd (&r, 1);
   m->kind = (NervModelKind) rd (&r, 1);
   m->n_stages = (int) rd (&r, 1);
@@ -443,7 +451,8 @@ nerv_group_header_parse (const guint8 * p, size_t n, NervGroupHeader * g)
   g->first_frame = rd (&r, 8);
   if (r.err)
     return NERV_ERR_TRUNCATED;
-  if (flags > 1 || g->n_frames < 1 || g->n_frames > NERV_MAX_GROUP)
+  if (flags > 1 || g->n_frames < 1 || g->n_frames > NERV_MAX_GROUP
+      || g->first_frame > NERV_MAX_FRAME_NUMBER + 1 - g->n_frames)
     return NERV_ERR_INVALID;
   g->key = flags & 1;
   g->body = p + r.pos;
@@ -465,6 +474,8 @@ nerv_frame_header_parse (const guint8 * p, size_t n, NervFrameHeader * f)
   f->frame = rd (&r, 8);
   if (r.err)
     return NERV_ERR_TRUNCATED;
+  if (f->frame > NERV_MAX_FRAME_NUMBER)
+    return NERV_ERR_INVALID;
   f->body = p + r.pos;
   f->body_size = n - r.pos;
   return NERV_OK;

@@ -32,6 +32,11 @@ G_BEGIN_DECLS
 /* a frame packet as this version writes it for kinds 0 and 1: its frame
  * number only (kind 2 adds the frame's latents) */
 #define NERV_FRAME_PACKET_SIZE (NERV_PACKET_OVERHEAD + 8)
+/* Frame numbers are below 2^62 (a range check: any count of frames a
+ * stream can have, with room for arithmetic on them) */
+#define NERV_MAX_FRAME_NUMBER ((G_GUINT64_CONSTANT (1) << 62) - 1)
+/* A frame rate slower than one frame a day is read as unknown */
+#define NERV_MAX_FRAME_SECONDS 86400
 
 typedef enum {
   NERV_OK = 0,
@@ -113,7 +118,10 @@ typedef struct {
 
 void nerv_stream_header_write (const NervStreamHeader * h, GByteArray * payload);
 /* Every field range-checked; the network must validate and a group's
- * embeddings fit NERV_MAX_GROUP_EMBED (else NERV_ERR_INVALID). */
+ * embeddings fit NERV_MAX_GROUP_EMBED (else NERV_ERR_INVALID). A frame
+ * rate with a term of 0 or above G_MAXINT, or of frames longer than
+ * NERV_MAX_FRAME_SECONDS, is read as unknown, 0/1, so every reader gets a
+ * rate it can use as a GStreamer fraction and in timestamps. */
 NervStatus nerv_stream_header_parse (const guint8 * p, size_t n,
     NervStreamHeader * h);
 /* Groups of group_size frames of this network keep their embeddings within

@@ -766,6 +766,86 @@ START_TEST (test_resync_random)
 }
 END_TEST;
 
+/* ---- frame rates and frame numbers (issue 15, item 7) ----------------- */
+
+static void
+set_fps (guint8 * p, gpointer data)
+{
+  const guint32 *v = data;
+  nerv_write_u32le (p + 6, v[0]);
+  nerv_write_u32le (p + 10, v[1]);
+}
+
+/* Rates no GStreamer fraction holds (a term above G_MAXINT, a zero term)
+ * are read as unknown by the header parser, for every reader; frames and
+ * groups whose numbers reach past NERV_MAX_FRAME_NUMBER are invalid. */
+START_TEST (test_rates_and_numbers)
+{
+  static const guint32 rates[][4] = {
+    /* in, as read */
+    {0x80000000u, 1, 0, 1}, {25, 0xffffffffu, 0, 1}, {0, 7, 0, 1},
+    {30, 0, 0, 1}, {G_MAXINT, G_MAXINT, G_MAXINT, G_MAXINT},
+    {1, 86400, 1, 86400}, {1, 86401, 0, 1}, {1, G_MAXINT, 0, 1},
+    {30000, 1001, 30000, 1001},
+  };
+  GByteArray *pl = g_byte_array_new ();
+  NervGroupHeader g = { 0, };
+  NervFrameHeader f = { 0, }, f2;
+  NervGroupHeader g2;
+
+  for (guint i = 0; i < G_N_ELEMENTS (rates); i++) {
+    GByteArray *a = edit_headers (set_fps, (gpointer) rates[i]);
+    const PacketInfo *pi = &ts.pkt[0];
+    NervPacket pkt;
+    NervStreamHeader h;
+    size_t used;
+    Result r;
+
+    ck_assert_int_eq (nerv_packet_parse (a->data + pi->start, a->len -
+            pi->start, &pkt, &used), NERV_OK);
+    ck_assert_int_eq (nerv_stream_header_parse (pkt.payload, pkt.size, &h),
+        NERV_OK);
+    ck_assert_uint_eq (h.fps_n, rates[i][2]);
+    ck_assert_uint_eq (h.fps_d, rates[i][3]);
+    /* the stream still decodes */
+    r = decode (a->data, a->len, TRUE);
+    ck_assert_int_eq (r.frames, N_FRAMES);
+    g_byte_array_free (a, TRUE);
+  }
+
+  f.frame = NERV_MAX_FRAME_NUMBER;
+  nerv_frame_header_write (&f, pl);
+  ck_assert_int_eq (nerv_frame_header_parse (pl->data, pl->len, &f2), NERV_OK);
+  g_byte_array_set_size (pl, 0);
+  f.frame = NERV_MAX_FRAME_NUMBER + 1;
+  nerv_frame_header_write (&f, pl);
+  ck_assert_int_eq (nerv_frame_header_parse (pl->data, pl->len, &f2),
+      NERV_ERR_INVALID);
+  g_byte_array_set_size (pl, 0);
+  f.frame = G_MAXUINT64;
+  nerv_frame_header_write (&f, pl);
+  ck_assert_int_eq (nerv_frame_header_parse (pl->data, pl->len, &f2),
+      NERV_ERR_INVALID);
+
+  g.n_frames = 8;
+  g.first_frame = NERV_MAX_FRAME_NUMBER + 1 - 8;
+  g_byte_array_set_size (pl, 0);
+  nerv_group_header_write (&g, pl);
+  ck_assert_int_eq (nerv_group_header_parse (pl->data, pl->len, &g2), NERV_OK);
+  g.first_frame++;
+  g_byte_array_set_size (pl, 0);
+  nerv_group_header_write (&g, pl);
+  ck_assert_int_eq (nerv_group_header_parse (pl->data, pl->len, &g2),
+      NERV_ERR_INVALID);
+  g.first_frame = G_MAXUINT64 - 2;      /* + 8 frames wraps */
+  g_byte_array_set_size (pl, 0);
+  nerv_group_header_write (&g, pl);
+  ck_assert_int_eq (nerv_group_header_parse (pl->data, pl->len, &g2),
+      NERV_ERR_INVALID);
+  g_byte_array_free (pl, TRUE);
+}
+END_TEST;
+
 static Suite *
 malformed_suite (void)
 {
@@ -784,6 +864,7 @@ malformed_suite (void)
   tcase_add_test (tc, test_resync_linear);
   tcase_add_test (tc, test_resync_interleaved);
   tcase_add_test (tc, test_resync_random);
+  tcase_add_test (tc, test_rates_and_numbers);
   suite_add_tcase (s, tc);
   return s;
 }
