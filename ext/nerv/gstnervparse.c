@@ -728,25 +728,28 @@ typedef struct
   gsize offset, size;
 } Range;
 
-static GArray *
-keep_range (GArray * kept, gsize start, gsize end)
+/* the ranges of map that belong to the unit, and their total */
+typedef struct
 {
-  if (!kept)
-    kept = g_array_new (FALSE, FALSE, sizeof (Range));
+  GArray *ranges;
+  gsize bytes;
+} Kept;
+
+static void
+keep_range (Kept * kept, gsize start, gsize end)
+{
   if (end > start) {
     Range r = { start, end - start };
-    g_array_append_val (kept, r);
+    g_array_append_val (kept->ranges, r);
+    kept->bytes += r.size;
   }
-  return kept;
 }
 
-static gsize
-kept_size (GArray * kept)
+static void
+kept_clear (Kept * kept)
 {
-  gsize n = 0;
-  for (guint i = 0; kept && i < kept->len; i++)
-    n += g_array_index (kept, Range, i).size;
-  return n;
+  g_array_set_size (kept->ranges, 0);
+  kept->bytes = 0;
 }
 
 /* counts @bytes as skipped and posts a warning (with counting) when @warn */
@@ -818,7 +821,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
       GST_PAD_MODE_PULL;
   GstFlowReturn ret = GST_FLOW_OK;
   GstMapInfo map;
-  GArray *kept = NULL;          /* ranges of map that belong to the unit */
+  Kept kept = { g_array_new (FALSE, FALSE, sizeof (Range)), 0 };
   gsize pos = 0, run = 0, end = 0, need = NERV_PACKET_HEADER, consume = 0;
   guint max_size;
   GstClockTime pts, duration;
@@ -828,6 +831,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   if (!gst_buffer_map (frame->buffer, &map, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
         ("Could not map the input buffer"));
+    g_array_unref (kept.ranges);
     return GST_FLOW_ERROR;
   }
   GST_OBJECT_LOCK (self);
@@ -846,7 +850,6 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
     self->next_offset = frame->offset;
   }
 
-  kept = keep_range (kept, 0, 0);
   while (end == 0) {
     NervSplit sk;
     gsize unit_size;
@@ -869,7 +872,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
             " bytes skipped", nerv_status_string (sk.status),
             frame->offset + pos, sk.size);
         gst_nerv_parse_damage (self, frame->offset + pos, sk.status, sk.size);
-        kept = keep_range (kept, run, pos);
+        keep_range (&kept, run, pos);
         pos += sk.size;
         run = pos;
         continue;
@@ -893,9 +896,9 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
                 frame->offset + pos));
         /* it and the unit so far are dropped */
         gst_nerv_parse_skipped (self, (self->unit ? self->unit->len : 0) +
-            kept_size (kept) + (pos - run) + sk.size, TRUE);
+            kept.bytes + (pos - run) + sk.size, TRUE);
         gst_nerv_parse_drop_unit (self);
-        g_array_set_size (kept, 0);
+        kept_clear (&kept);
         self->have_header = FALSE;
         self->discont = TRUE;
         pos += sk.size;
@@ -912,7 +915,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
         gst_nerv_parse_skipped (self, sk.size, FALSE);
         self->discont = TRUE;
         self->in_damage = FALSE;
-        kept = keep_range (kept, run, pos);
+        keep_range (&kept, run, pos);
         pos += sk.size;
         run = pos;
         break;
@@ -931,7 +934,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
         break;
     }
 
-    unit_size = (self->unit ? self->unit->len : 0) + kept_size (kept) +
+    unit_size = (self->unit ? self->unit->len : 0) + kept.bytes +
         (pos - run);
     if (unit_size > max_size) {
       GST_ELEMENT_WARNING (self, STREAM, DECODE,
@@ -941,7 +944,7 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
               frame->offset + pos));
       gst_nerv_parse_skipped (self, unit_size, TRUE);
       gst_nerv_parse_drop_unit (self);
-      g_array_set_size (kept, 0);
+      kept_clear (&kept);
       self->discont = TRUE;
       run = pos;
       end = 0;
@@ -953,9 +956,9 @@ walked:
     /* No frame yet: what was walked moves out of the adapter, the unit's
      * packets into self->unit. The base class calls again once @need more
      * bytes are there. */
-    kept = keep_range (kept, run, pos);
-    for (guint i = 0; i < kept->len; i++) {
-      const Range *r = &g_array_index (kept, Range, i);
+    keep_range (&kept, run, pos);
+    for (guint i = 0; i < kept.ranges->len; i++) {
+      const Range *r = &g_array_index (kept.ranges, Range, i);
       if (!self->unit) {
         self->unit = g_byte_array_new ();
         self->unit_offset = frame->offset + r->offset;
@@ -994,14 +997,14 @@ walked:
     self->timeline_discont = FALSE;
   }
 
-  kept = keep_range (kept, run, end);
-  if (self->unit || kept->len != 1 || kept_size (kept) != end) {
+  keep_range (&kept, run, end);
+  if (self->unit || kept.ranges->len != 1 || kept.bytes != end) {
     GByteArray *a = self->unit ? self->unit : g_byte_array_new ();
     const guint64 offset = self->unit ? self->unit_offset : frame->offset;
     gsize len;
 
-    for (guint i = 0; i < kept->len; i++) {
-      const Range *r = &g_array_index (kept, Range, i);
+    for (guint i = 0; i < kept.ranges->len; i++) {
+      const Range *r = &g_array_index (kept.ranges, Range, i);
       g_byte_array_append (a, map.data + r->offset, r->size);
     }
     self->unit = NULL;
@@ -1032,8 +1035,7 @@ walked:
 
 out:
   gst_buffer_unmap (frame->buffer, &map);
-  if (kept)
-    g_array_unref (kept);
+  g_array_unref (kept.ranges);
   if (consume > 0) {
     /* checked bytes without a frame: consumed, nothing pushed (the unit's
      * packets were copied) */

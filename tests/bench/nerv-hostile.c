@@ -6,8 +6,9 @@
  *
  * resync: a valid stream (the tests' tiny encoder, 32x24, 6 frames), then
  * BYTES of "NRVS" + a length reaching the end, every 8 bytes (every
- * candidate complete, every CRC failing). interleaved: such candidates
- * each followed by a valid empty packet, then the valid stream. unknown:
+ * candidate complete, every CRC failing). interleaved: the valid stream,
+ * BYTES of such candidates each followed by a valid empty packet, then
+ * the valid stream again. unknown:
  * the valid stream's header, BYTES of valid packets of an unknown type
  * (4 KiB each), then the rest of the stream: one frame unit of BYTES.
  * headers: (S(A) F0 S(B) F0) x REPS, A and B 8192x8192 RGB headers that
@@ -59,6 +60,8 @@ main (int argc, char **argv)
       g_byte_array_append (out, v->data, v->len);
       nerv_hostile_resync (out, n, 0);
     } else if (!strcmp (argv[1], "interleaved")) {
+      /* (a valid stream first, so typefinding takes the file) */
+      g_byte_array_append (out, v->data, v->len);
       nerv_hostile_interleaved (out, n, v->len, NULL);
       g_byte_array_append (out, v->data, v->len);
     } else if (!strcmp (argv[1], "unknown")) {
