@@ -7,6 +7,7 @@
 #include "nerv-bitstream.h"
 
 #include <libavutil/crc.h>
+#include <stdatomic.h>
 #include <string.h>
 
 const char *
@@ -66,19 +67,192 @@ wr (GByteArray * a, guint64 v, int bytes)
   g_byte_array_append (a, b, bytes);
 }
 
+/* bytes the packet checks ran the CRC over (a work counter) */
+static atomic_uint_fast64_t crc_bytes;
+
+guint64
+nerv_crc_bytes (void)
+{
+  return atomic_load_explicit (&crc_bytes, memory_order_relaxed);
+}
+
+/* the CRC register after crc and p[0..n) (initial value 0, no final XOR) */
+static guint32
+crc_update (guint32 crc, const guint8 * p, size_t n)
+{
+  atomic_fetch_add_explicit (&crc_bytes, n, memory_order_relaxed);
+  return av_crc (av_crc_get_table (AV_CRC_32_IEEE_LE), crc, p, n);
+}
+
 static guint32
 packet_crc (const guint8 * p, size_t n)
 {
-  return av_crc (av_crc_get_table (AV_CRC_32_IEEE_LE), 0, p, n);
+  return crc_update (0, p, n);
+}
+
+/* ---- CRC arithmetic ----------------------------------------------------
+ * The packet CRC (initial value 0, no final XOR) is linear over GF(2):
+ * crc (A B) = crc (A) x^(8 |B|) + crc (B) mod P. Polynomials are in the
+ * reflected order of the register (bit 31 is x^0). */
+
+#define CRC_POLY 0xedb88320u
+
+/* a b mod P */
+static guint32
+crc_mul (guint32 a, guint32 b)
+{
+  guint32 p = 0;
+  for (guint32 m = 1u << 31; m; m >>= 1) {
+    if (a & m)
+      p ^= b;
+    b = b & 1 ? (b >> 1) ^ CRC_POLY : b >> 1;
+  }
+  return p;
+}
+
+/* x^(8 n) mod P */
+static guint32
+crc_x8n (guint64 n)
+{
+  static guint32 pow2[64];      /* x^(8 2^k) */
+  static gsize init = 0;
+  guint32 p = 1u << 31;
+
+  if (g_once_init_enter (&init)) {
+    pow2[0] = 1u << (31 - 8);
+    for (int k = 1; k < 64; k++)
+      pow2[k] = crc_mul (pow2[k - 1], pow2[k - 1]);
+    g_once_init_leave (&init, 1);
+  }
+  for (int k = 0; n; k++, n >>= 1)
+    if (n & 1)
+      p = crc_mul (pow2[k], p);
+  return p;
+}
+
+guint32
+nerv_crc_combine (guint32 crc_a, guint32 crc_b, guint64 len_b)
+{
+  return crc_mul (crc_x8n (len_b), crc_a) ^ crc_b;
+}
+
+/* ---- running CRCs for resynchronisation ---------------------------------
+ * After damage every "NRV" is a candidate packet, and each one's CRC covers
+ * up to 64 MiB: checked one by one from scratch, a stream of candidates
+ * costs time quadratic in its size. The cache holds the running CRC Q of
+ * the stream from an origin at every CRC_STEP bytes (checkpoints); the CRC
+ * of any range [c, e) between checkpoints is then Q(e) + Q(c) x^(8(e-c)),
+ * so each candidate costs at most 2 CRC_STEP bytes and a multiplication,
+ * and every byte is run through the CRC once (when the checkpoints reach
+ * it). */
+
+#define CRC_STEP 64
+/* packets up to this long are checked directly */
+#define CRC_DIRECT (4 * CRC_STEP)
+
+struct _NervCrcCache {
+  guint64 base;                 /* stream offset of ck[0] */
+  guint32 *ck;                  /* ck[i] = Q(base + i CRC_STEP) */
+  size_t n, cap;                /* ck[0..n) are set */
+};
+
+static void
+crc_cache_reset (NervCrcCache * c, guint64 base)
+{
+  c->base = base;
+  c->ck[0] = 0;
+  c->n = 1;
+}
+
+/* checkpoints up to stream offset @end, reading the bytes of data (at
+ * stream offset @offset); FALSE without memory */
+static gboolean
+crc_cache_extend (NervCrcCache * c, const guint8 * data, guint64 offset,
+    guint64 end)
+{
+  const size_t need = (size_t) ((end - c->base) / CRC_STEP) + 1;
+
+  if (need > c->cap) {
+    const size_t cap = MAX (need, c->cap + c->cap / 2);
+    guint32 *ck = g_try_renew (guint32, c->ck, cap);
+    if (!ck)
+      return FALSE;
+    c->ck = ck;
+    c->cap = cap;
+  }
+  for (; c->n < need; c->n++) {
+    const guint64 at = c->base + (guint64) (c->n - 1) * CRC_STEP;
+    c->ck[c->n] = crc_update (c->ck[c->n - 1], data + (at - offset), CRC_STEP);
+  }
+  return TRUE;
+}
+
+/* The CRC of the stream bytes [offset + from, offset + to) (data[0] is at
+ * stream offset @offset, and the caller gives the same bytes at the same
+ * offsets each time), through the cache when the range is long. Ranges
+ * start at or after the earliest one asked for since the last reset. */
+static guint32
+crc_range (NervCrcCache ** cache, const guint8 * data, guint64 offset,
+    size_t from, size_t to)
+{
+  NervCrcCache *c = *cache;
+  guint64 a = offset + from, e = offset + to, cpos, jpos;
+  guint32 u, qc, qe;
+  size_t drop;
+
+  if (to - from <= CRC_DIRECT)
+    return crc_update (0, data + from, to - from);
+  if (!c) {
+    c = *cache = g_try_new0 (NervCrcCache, 1);
+    if (c && !(c->ck = g_try_new (guint32, 1024))) {
+      g_free (c);
+      c = *cache = NULL;
+    }
+    if (!c)
+      return crc_update (0, data + from, to - from);
+    c->cap = 1024;
+    crc_cache_reset (c, offset);
+  }
+  /* the checkpoints must start at or before offset, and reach it */
+  if (c->base > offset || c->base + (guint64) (c->n - 1) * CRC_STEP < offset)
+    crc_cache_reset (c, offset);
+  /* forget checkpoints the walker has passed */
+  drop = (size_t) ((offset - c->base) / CRC_STEP);
+  if (drop > 4096 && drop > c->n / 2) {
+    memmove (c->ck, c->ck + drop, (c->n - drop) * sizeof (guint32));
+    c->n -= drop;
+    c->base += (guint64) drop * CRC_STEP;
+  }
+  if (!crc_cache_extend (c, data, offset, e))
+    return crc_update (0, data + from, to - from);
+  /* c: the first checkpoint at or after a; j: the last one at or before e */
+  cpos = c->base + (a - c->base + CRC_STEP - 1) / CRC_STEP * CRC_STEP;
+  jpos = c->base + (e - c->base) / CRC_STEP * CRC_STEP;
+  u = crc_update (0, data + from, (size_t) (cpos - a));
+  qc = c->ck[(cpos - c->base) / CRC_STEP];
+  qe = crc_update (c->ck[(jpos - c->base) / CRC_STEP], data + (jpos - offset),
+      (size_t) (e - jpos));
+  /* crc [a, e) = crc [a, c) x^(8(e-c)) + crc [c, e) */
+  return crc_mul (crc_x8n (e - cpos), u ^ qc) ^ qe;
+}
+
+void
+nerv_crc_cache_free (NervCrcCache * c)
+{
+  if (!c)
+    return;
+  g_free (c->ck);
+  g_free (c);
 }
 
 /* ---- packets ---------------------------------------------------------- */
 
-NervStatus
-nerv_packet_parse (const guint8 * data, size_t size, NervPacket * pkt,
-    size_t * consumed)
+/* nerv_packet_parse(); with a cache, data[0] is at stream offset @offset */
+static NervStatus
+packet_parse (NervCrcCache ** cache, const guint8 * data, size_t size,
+    guint64 offset, NervPacket * pkt, size_t * consumed)
 {
-  guint32 len, crc;
+  guint32 len;
   size_t total;
 
   if (size < NERV_SYNC_SIZE)
@@ -93,14 +267,23 @@ nerv_packet_parse (const guint8 * data, size_t size, NervPacket * pkt,
   total = (size_t) NERV_PACKET_OVERHEAD + len;
   if (size < total)
     return NERV_ERR_NEED_MORE;
-  crc = nerv_read_u32le (data + total - 4);
-  if (crc != packet_crc (data + 3, 5 + len))
+  /* the CRC over type, length, payload and the stored CRC is 0 when they
+   * agree (the CRC of a message followed by its CRC) */
+  if ((cache ? crc_range (cache, data, offset, 3, total) :
+          packet_crc (data + 3, total - 3)) != 0)
     return NERV_ERR_CRC;
   pkt->type = data[3];
   pkt->payload = data + NERV_PACKET_HEADER;
   pkt->size = len;
   *consumed = total;
   return NERV_OK;
+}
+
+NervStatus
+nerv_packet_parse (const guint8 * data, size_t size, NervPacket * pkt,
+    size_t * consumed)
+{
+  return packet_parse (NULL, data, size, 0, pkt, consumed);
 }
 
 size_t
@@ -184,6 +367,14 @@ nerv_stream_header_parse (const guint8 * p, size_t n, NervStreamHeader * h)
   m->height = (int) rd (&r, 2);
   h->fps_n = (guint32) rd (&r, 4);
   h->fps_d = (guint32) rd (&r, 4);
+  if (h->fps_n == 0 || h->fps_d == 0 || h->fps_n > G_MAXINT
+      || h->fps_d > G_MAXINT
+      || h->fps_d > (guint64) NERV_MAX_FRAME_SECONDS * h->fps_n) {
+    /* unknown, or no fraction a reader can use, or frames longer than a
+     * day (whose times no clock holds for long) */
+    h->fps_n = 0;
+    h->fps_d = 1;
+  }
   h->format = (NervPixelFormat) rd (&r, 1);
   m->kind = (NervModelKind) rd (&r, 1);
   m->n_stages = (int) rd (&r, 1);
@@ -260,7 +451,8 @@ nerv_group_header_parse (const guint8 * p, size_t n, NervGroupHeader * g)
   g->first_frame = rd (&r, 8);
   if (r.err)
     return NERV_ERR_TRUNCATED;
-  if (flags > 1 || g->n_frames < 1 || g->n_frames > NERV_MAX_GROUP)
+  if (flags > 1 || g->n_frames < 1 || g->n_frames > NERV_MAX_GROUP
+      || g->first_frame > NERV_MAX_FRAME_NUMBER + 1 - g->n_frames)
     return NERV_ERR_INVALID;
   g->key = flags & 1;
   g->body = p + r.pos;
@@ -282,6 +474,8 @@ nerv_frame_header_parse (const guint8 * p, size_t n, NervFrameHeader * f)
   f->frame = rd (&r, 8);
   if (r.err)
     return NERV_ERR_TRUNCATED;
+  if (f->frame > NERV_MAX_FRAME_NUMBER)
+    return NERV_ERR_INVALID;
   f->body = p + r.pos;
   f->body_size = n - r.pos;
   return NERV_OK;
@@ -293,6 +487,19 @@ void
 nerv_splitter_init (NervSplitter * sp)
 {
   memset (sp, 0, sizeof (*sp));
+}
+
+void
+nerv_splitter_clear (NervSplitter * sp)
+{
+  g_clear_pointer (&sp->crc, nerv_crc_cache_free);
+  nerv_splitter_init (sp);
+}
+
+void
+nerv_splitter_forget_bytes (NervSplitter * sp)
+{
+  g_clear_pointer (&sp->crc, nerv_crc_cache_free);
 }
 
 void
@@ -338,7 +545,10 @@ nerv_splitter_next (NervSplitter * sp, const guint8 * data, size_t size,
   if (sp->unit_done)
     nerv_splitter_begin_unit (sp);
   memset (out, 0, sizeof (*out));
-  st = nerv_packet_parse (data, size, &out->pkt, &out->size);
+  if (offset < sp->last_offset)
+    nerv_splitter_forget_bytes (sp);    /* the walker went back */
+  sp->last_offset = offset;
+  st = packet_parse (&sp->crc, data, size, offset, &out->pkt, &out->size);
   if (st == NERV_ERR_NEED_MORE && !eos) {
     out->size = size < NERV_PACKET_HEADER ? NERV_PACKET_HEADER :
         NERV_PACKET_OVERHEAD + (size_t) nerv_read_u32le (data + 4);

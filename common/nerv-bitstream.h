@@ -32,6 +32,11 @@ G_BEGIN_DECLS
 /* a frame packet as this version writes it for kinds 0 and 1: its frame
  * number only (kind 2 adds the frame's latents) */
 #define NERV_FRAME_PACKET_SIZE (NERV_PACKET_OVERHEAD + 8)
+/* Frame numbers are below 2^62 (a range check: any count of frames a
+ * stream can have, with room for arithmetic on them) */
+#define NERV_MAX_FRAME_NUMBER ((G_GUINT64_CONSTANT (1) << 62) - 1)
+/* A frame rate slower than one frame a day is read as unknown */
+#define NERV_MAX_FRAME_SECONDS 86400
 
 typedef enum {
   NERV_OK = 0,
@@ -90,6 +95,16 @@ NervStatus nerv_packet_parse (const guint8 * data, size_t size,
 size_t nerv_packet_find_sync (const guint8 * data, size_t size);
 void nerv_packet_write (GByteArray * out, guint8 type, const guint8 * payload,
     size_t size);
+/* Bytes the packet checks (parsing, the splitter, writing) have run the CRC
+ * over in this process: a work counter, by which the tests check that
+ * walking a stream, damaged or not, costs time linear in its size. */
+guint64 nerv_crc_bytes (void);
+/* The CRC of A followed by B from the CRCs of A and B (B len_b bytes). */
+guint32 nerv_crc_combine (guint32 crc_a, guint32 crc_b, guint64 len_b);
+/* Running CRCs of a stream, by which the splitter checks every candidate
+ * packet after damage in constant time (nerv_splitter_next()). */
+typedef struct _NervCrcCache NervCrcCache;
+void nerv_crc_cache_free (NervCrcCache * c);
 
 typedef struct {
   int version_major, version_minor;
@@ -103,7 +118,10 @@ typedef struct {
 
 void nerv_stream_header_write (const NervStreamHeader * h, GByteArray * payload);
 /* Every field range-checked; the network must validate and a group's
- * embeddings fit NERV_MAX_GROUP_EMBED (else NERV_ERR_INVALID). */
+ * embeddings fit NERV_MAX_GROUP_EMBED (else NERV_ERR_INVALID). A frame
+ * rate with a term of 0 or above G_MAXINT, or of frames longer than
+ * NERV_MAX_FRAME_SECONDS, is read as unknown, 0/1, so every reader gets a
+ * rate it can use as a GStreamer fraction and in timestamps. */
 NervStatus nerv_stream_header_parse (const guint8 * p, size_t n,
     NervStreamHeader * h);
 /* Groups of group_size frames of this network keep their embeddings within
@@ -191,16 +209,30 @@ typedef struct {
   guint64 frame;                /* FRAME: the frame number */
   guint64 frame_offset;         /* FRAME: where its frame packet starts */
   gboolean unit_done;
+  /* the running CRCs of the bytes ahead (resynchronisation in linear
+   * time), and the offset of the last call */
+  NervCrcCache *crc;
+  guint64 last_offset;
 } NervSplitter;
 
 void nerv_splitter_init (NervSplitter * sp);
+/* Frees what the splitter holds (and initialises it again). */
+void nerv_splitter_clear (NervSplitter * sp);
+/* The bytes at the offsets given so far may change (a seek, a new source):
+ * forget the running CRCs of them. Going back to a lower offset does this
+ * by itself. */
+void nerv_splitter_forget_bytes (NervSplitter * sp);
 /* Forget the unit so far (a walker that will give its packets again, or
  * that jumps elsewhere); what is in force stays. A new unit also begins by
  * itself after NERV_SPLIT_FRAME. */
 void nerv_splitter_begin_unit (NervSplitter * sp);
 /* What the bytes data[0..size) (size >= 1) start with, at stream offset
- * offset (only reported back). eos: no bytes follow data[size - 1], so an
- * incomplete packet is damage. */
+ * offset. eos: no bytes follow data[size - 1], so an incomplete packet is
+ * damage. The splitter keeps running CRCs of the bytes it was given by
+ * their offsets, so that resynchronising over any number of candidate
+ * markers costs time linear in the bytes: a walker gives the same bytes at
+ * the same offsets (or calls nerv_splitter_forget_bytes()), and
+ * nerv_splitter_clear() at the end. */
 NervSplitResult nerv_splitter_next (NervSplitter * sp, const guint8 * data,
     size_t size, guint64 offset, gboolean eos, NervSplit * out);
 

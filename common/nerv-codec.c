@@ -1300,6 +1300,13 @@ nerv_decoder_params (NervDecoder * dec, size_t * n)
 }
 
 void
+nerv_decoder_lost_bytes (NervDecoder * dec)
+{
+  /* as after a packet whose CRC fails */
+  dec->have_group = FALSE;
+}
+
+void
 nerv_decoder_reset (NervDecoder * dec)
 {
   dec->have_group = FALSE;

@@ -157,9 +157,16 @@ NervDecoder *nerv_decoder_new (int threads);
 void nerv_decoder_free (NervDecoder * dec);
 /* Decode one packet from data[0..size). *consumed is set to the bytes used
  * (also after CRC and sync errors, to what should be skipped). A frame
- * packet makes a frame available to nerv_decoder_get_frame(). */
+ * packet makes a frame available to nerv_decoder_get_frame(). Damaged data
+ * is skipped to the next marker, each candidate checked from scratch; a
+ * walker of a byte stream that may be damaged (time linear in its size)
+ * cuts it with the splitter instead, gives the decoder the packets and
+ * calls nerv_decoder_lost_bytes() where it skipped damage. */
 NervStatus nerv_decoder_decode (NervDecoder * dec, const guint8 * data,
     size_t size, size_t * consumed);
+/* Bytes were skipped before the next packet (damage): as after a CRC
+ * error, the groups until the next key group are lost. */
+void nerv_decoder_lost_bytes (NervDecoder * dec);
 gboolean nerv_decoder_get_frame (NervDecoder * dec, NervDecodedFrame * out);
 /* The current stream header, NULL before the first. */
 const NervStreamHeader *nerv_decoder_header (NervDecoder * dec);

@@ -1,17 +1,112 @@
 /* gst-nerv: nerv-tool, the codec core from the command line
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   nerv-tool encode IN.y4m OUT.nerv [--bitrate KBPS | --params N] ...
- *   nerv-tool decode IN.nerv OUT.y4m
+ *   nerv-tool encode IN.y4m OUT.nerv [-y] [--bitrate KBPS | --params N] ...
+ *   nerv-tool decode [-y] IN.nerv OUT.y4m
  *   nerv-tool info IN.nerv
  *   nerv-tool psnr A.y4m B.y4m
+ *
+ * Outputs are written to a temporary file beside them and renamed over
+ * them only when something was coded; an existing output is replaced only
+ * with -y (--force), and never when it is the input. NERV_TOOL_WORK=1 makes
+ * decode and info print the bytes their packet checks CRC'd (the tests'
+ * work counter).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "nerv.h"
+
+/* ---- output files ------------------------------------------------------- */
+
+typedef struct {
+  const char *path;
+  gchar *tmp;
+  FILE *f;
+} OutFile;
+
+/* Opens a temporary file beside @path for the output; NULL (message
+ * printed) when @path is the input @in, or exists and !@force. */
+static FILE *
+out_open (OutFile * o, const char *path, const char *in, gboolean force)
+{
+  GStatBuf si, so;
+  mode_t mask;
+  int fd;
+
+  memset (o, 0, sizeof (*o));
+  if (g_stat (path, &so) == 0) {
+    if (g_stat (in, &si) == 0 && si.st_dev == so.st_dev
+        && si.st_ino == so.st_ino) {
+      g_printerr ("nerv-tool: %s is the input %s: refusing to overwrite it\n",
+          path, in);
+      return NULL;
+    }
+    if (!force) {
+      g_printerr ("nerv-tool: %s exists; -y (--force) overwrites it\n", path);
+      return NULL;
+    }
+  }
+  o->path = path;
+  o->tmp = g_strdup_printf ("%s.XXXXXX", path);
+  fd = g_mkstemp (o->tmp);
+  if (fd < 0 || !(o->f = fdopen (fd, "wb"))) {
+    g_printerr ("nerv-tool: cannot write %s: %s\n", o->tmp, g_strerror (errno));
+    if (fd >= 0)
+      close (fd);
+    g_free (o->tmp);
+    o->tmp = NULL;
+    return NULL;
+  }
+  /* the mode a new file gets, not mkstemp's 0600 */
+  mask = umask (0);
+  umask (mask);
+  fchmod (fd, 0666 & ~mask);
+  return o->f;
+}
+
+/* Nothing (or nothing good) was coded: the output is left as it was. */
+static void
+out_abort (OutFile * o)
+{
+  if (!o->tmp)
+    return;
+  fclose (o->f);
+  g_unlink (o->tmp);
+  g_clear_pointer (&o->tmp, g_free);
+}
+
+/* The output in place; FALSE (message printed) on a write error. */
+static gboolean
+out_commit (OutFile * o)
+{
+  const gboolean ok = fflush (o->f) == 0 && !ferror (o->f);
+
+  if (fclose (o->f) != 0 || !ok || g_rename (o->tmp, o->path) != 0) {
+    g_printerr ("nerv-tool: cannot write %s: %s\n", o->path,
+        g_strerror (errno));
+    g_unlink (o->tmp);
+    g_clear_pointer (&o->tmp, g_free);
+    return FALSE;
+  }
+  g_clear_pointer (&o->tmp, g_free);
+  return TRUE;
+}
+
+static void
+print_work (void)
+{
+  if (g_getenv ("NERV_TOOL_WORK"))
+    g_printerr ("nerv-tool: work: %" G_GUINT64_FORMAT " bytes CRC'd\n",
+        nerv_crc_bytes ());
+}
 
 /* ---- 8-bit y4m ---------------------------------------------------------- */
 
@@ -172,7 +267,8 @@ static int
 cmd_encode (int argc, char **argv)
 {
   gint frames = 0, start = 0;
-  gboolean verbose = FALSE, scratch = FALSE;
+  gboolean verbose = FALSE, scratch = FALSE, force = FALSE;
+  OutFile of;
   gchar *model = NULL;
   SettingArgs args = { 0, };
   const GOptionEntry other_entries[] = {
@@ -185,6 +281,8 @@ cmd_encode (int argc, char **argv)
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Training progress", NULL},
     {"from-scratch", 0, 0, G_OPTION_ARG_NONE, &scratch,
         "Train every group from the seed for --epochs-key (for comparisons)", NULL},
+    {"force", 'y', 0, G_OPTION_ARG_NONE, &force,
+        "Overwrite OUT if it exists", NULL},
   };
   GOptionEntry entries[G_N_ELEMENTS (setting_options) +
       G_N_ELEMENTS (other_entries) + 1] = { {NULL}, };
@@ -258,11 +356,9 @@ cmd_encode (int argc, char **argv)
     g_printerr ("nerv-tool: %s\n", err->message);
     return 1;
   }
-  out = fopen (argv[2], "wb");
-  if (!out) {
-    g_printerr ("nerv-tool: cannot write %s\n", argv[2]);
+  out = out_open (&of, argv[2], argv[1], force);
+  if (!out)
     return 1;
-  }
   buf = g_malloc (y.frame_size);
   for (;;) {
     NervEncodedFrame ef;
@@ -281,6 +377,7 @@ cmd_encode (int argc, char **argv)
     }
     if (!coded) {
       g_printerr ("nerv-tool: encoding stopped\n");
+      out_abort (&of);
       return 1;
     }
     while (nerv_encoder_pop (enc, &ef)) {
@@ -305,7 +402,9 @@ cmd_encode (int argc, char **argv)
         sq_yuv += gs.n_frames * gs.psnr_yuv;
       }
       if (fwrite (d, 1, len, out) != len) {
-        g_printerr ("nerv-tool: write error\n");
+        g_printerr ("nerv-tool: cannot write %s: %s\n", argv[2],
+            g_strerror (errno));
+        out_abort (&of);
         return 1;
       }
       bytes += len;
@@ -314,7 +413,14 @@ cmd_encode (int argc, char **argv)
     if (!more)
       break;
   }
-  fclose (out);
+  if (n == 0) {
+    g_printerr ("nerv-tool: no frames in %s; %s is not written\n", argv[1],
+        argv[2]);
+    out_abort (&of);
+    return 1;
+  }
+  if (!out_commit (&of))
+    return 1;
   {
     const double secs = (g_get_monotonic_time () - t0) / 1e6;
     const double fps = y.fps_n && y.fps_d ? (double) y.fps_n / y.fps_d : 25.0;
@@ -347,41 +453,73 @@ read_file (const char *path, gsize * len)
 static int
 cmd_decode (int argc, char **argv)
 {
-  gsize len, pos = 0;
+  gsize len, pos = 0, damage_end = G_MAXSIZE;
   guint8 *data;
+  NervSplitter sp;
   NervDecoder *dec;
   FILE *out;
   gboolean wrote_header = FALSE;
   int frames = 0, errors = 0;
   gint64 t0;
+  gboolean force = FALSE;
+  OutFile of;
+  const GOptionEntry entries[] = {
+    {"force", 'y', 0, G_OPTION_ARG_NONE, &force,
+        "Overwrite OUT if it exists", NULL},
+    {NULL},
+  };
+  GOptionContext *ctx = g_option_context_new ("IN.nerv OUT.y4m - decode");
+  GError *err = NULL;
 
-  if (argc != 3) {
-    g_printerr ("usage: nerv-tool decode IN.nerv OUT.y4m\n");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &err) || argc != 3) {
+    g_printerr ("nerv-tool decode: %s\n", err ? err->message :
+        "usage: nerv-tool decode [-y] IN.nerv OUT.y4m");
+    g_clear_error (&err);
+    g_option_context_free (ctx);
     return 2;
   }
+  g_option_context_free (ctx);
   if (!(data = read_file (argv[1], &len)))
     return 1;
-  out = fopen (argv[2], "wb");
+  out = out_open (&of, argv[2], argv[1], force);
   if (!out) {
-    g_printerr ("nerv-tool: cannot write %s\n", argv[2]);
+    g_free (data);
     return 1;
   }
   dec = nerv_decoder_new (0);
   t0 = g_get_monotonic_time ();
+  /* cut into packets by the splitter, whose resynchronisation over damage
+   * costs time linear in the file; the decoder gets the packets */
+  nerv_splitter_init (&sp);
   while (pos < len) {
     size_t used = 0;
-    NervStatus st = nerv_decoder_decode (dec, data + pos, len - pos, &used);
+    NervSplit sk;
+    NervStatus st;
     NervDecodedFrame f;
-    if (st == NERV_ERR_NEED_MORE) {
-      g_printerr ("nerv-tool: stream truncated at byte %zu\n", pos);
-      errors++;
-      break;
+
+    if (nerv_splitter_next (&sp, data + pos, len - pos, pos, TRUE, &sk) ==
+        NERV_SPLIT_DAMAGE) {
+      /* one message for a run of damaged bytes */
+      if (damage_end != pos) {
+        if (sk.status == NERV_ERR_NEED_MORE)
+          g_printerr ("nerv-tool: stream truncated at byte %zu\n", pos);
+        else
+          g_printerr ("nerv-tool: byte %zu: %s, skipping to the next packet\n",
+              pos, nerv_status_string (sk.status));
+        errors++;
+      }
+      nerv_decoder_lost_bytes (dec);
+      pos += sk.size;
+      damage_end = pos;
+      continue;
     }
+    st = nerv_decoder_decode (dec, data + pos, sk.size, &used);
     if (st != NERV_OK) {
       g_printerr ("nerv-tool: byte %zu: %s\n", pos, nerv_status_string (st));
       errors++;
     }
-    pos += MAX (used, 1);
+    pos += sk.size;
     if (nerv_decoder_get_frame (dec, &f)) {
       const NervStreamHeader *h = nerv_decoder_header (dec);
       if (!wrote_header) {
@@ -401,9 +539,18 @@ cmd_decode (int argc, char **argv)
   }
   g_print ("decoded frames=%d errors=%d dec_fps=%.2f\n", frames, errors,
       frames / ((g_get_monotonic_time () - t0) / 1e6));
-  fclose (out);
+  print_work ();
+  nerv_splitter_clear (&sp);
   nerv_decoder_free (dec);
   g_free (data);
+  if (frames == 0) {
+    g_printerr ("nerv-tool: no frame decoded from %s; %s is not written\n",
+        argv[1], argv[2]);
+    out_abort (&of);
+    return 1;
+  }
+  if (!out_commit (&of))
+    return 1;
   return errors ? 1 : 0;
 }
 
@@ -473,10 +620,12 @@ print_group (InfoTotals * it, const NervPacket * pkt, size_t used)
 static int
 cmd_info (int argc, char **argv)
 {
-  gsize len, pos = 0;
+  gsize len, pos = 0, damage_start = 0;
   guint8 *data;
   NervSplitter sp;
   InfoTotals it;
+  gboolean damaged = FALSE;
+  NervStatus damage_status = NERV_OK;
   guint64 group_bytes = 0, frame_bytes = 0, header_bytes = 0;
   int groups = 0, frames = 0, keys = 0;
 
@@ -496,10 +645,22 @@ cmd_info (int argc, char **argv)
     const guint8 type = sk.pkt.type;
 
     if (res == NERV_SPLIT_DAMAGE) {
-      g_print ("byte %zu: %s, %zu bytes skipped\n", pos,
-          nerv_status_string (sk.status), sk.size);
+      /* one line for a run of damage */
+      if (!damaged) {
+        damage_start = pos;
+        damage_status = sk.status;
+      }
+      damaged = TRUE;
       pos += sk.size;
-      continue;
+      if (pos < len)
+        continue;
+    }
+    if (damaged) {
+      g_print ("byte %zu: %s, %zu bytes skipped\n", damage_start,
+          nerv_status_string (damage_status), pos - damage_start);
+      damaged = FALSE;
+      if (res == NERV_SPLIT_DAMAGE)
+        break;
     }
     if (res == NERV_SPLIT_DROP)
       g_print ("byte %zu: '%c' packet dropped: %s\n", pos,
@@ -535,9 +696,11 @@ cmd_info (int argc, char **argv)
       G_GUINT64_FORMAT " B, %d key), headers %" G_GUINT64_FORMAT " B, file "
       "%zu B\n", groups, group_bytes, frames, frame_bytes, keys, header_bytes,
       len);
+  print_work ();
+  nerv_splitter_clear (&sp);
   nerv_inspector_free (it.inspector);
   g_free (data);
-  return 0;
+  return frames > 0 ? 0 : 1;
 }
 
 /* ---- psnr --------------------------------------------------------------- */

@@ -33,6 +33,7 @@ enum
 {
   PROP_0,
   PROP_THREADS,
+  PROP_WARNINGS,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -88,6 +89,11 @@ gst_nerv_dec_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_uint (value, self->threads);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_WARNINGS:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint (value, self->warnings);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -104,6 +110,11 @@ gst_nerv_dec_start (GstVideoDecoder * decoder)
   GST_OBJECT_UNLOCK (self);
   self->core = nerv_decoder_new ((int) threads);
   self->waiting_for_key = TRUE;
+  self->quiet_wait = FALSE;
+  self->warned_wait = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->warnings = 0;
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
@@ -134,6 +145,8 @@ gst_nerv_dec_flush (GstVideoDecoder * decoder)
   if (self->core)
     nerv_decoder_reset (self->core);
   self->waiting_for_key = TRUE;
+  self->quiet_wait = TRUE;
+  self->warned_wait = FALSE;
   return TRUE;
 }
 
@@ -197,6 +210,7 @@ gst_nerv_dec_handle_frame (GstVideoDecoder * decoder, GstVideoCodecFrame * frame
 {
   GstNervDec *self = GST_NERV_DEC (decoder);
   GstMapInfo map;
+  NervSplitter sp;
   gsize pos = 0;
   gboolean got = FALSE;
   NervStatus error = NERV_OK;
@@ -207,26 +221,40 @@ gst_nerv_dec_handle_frame (GstVideoDecoder * decoder, GstVideoCodecFrame * frame
     gst_video_decoder_drop_frame (decoder, frame);
     return GST_FLOW_ERROR;
   }
+  /* the buffer is cut into packets by the splitter, which resynchronises
+   * over damage in time linear in the buffer's size; the decoder gets the
+   * packets whose CRC checks */
+  nerv_splitter_init (&sp);
   while (pos < map.size) {
+    NervSplit sk;
     size_t used = 0;
-    NervStatus st = nerv_decoder_decode (self->core, map.data + pos,
-        map.size - pos, &used);
-    if (st == NERV_ERR_NEED_MORE) {
-      error = NERV_ERR_TRUNCATED;
-      break;
+    NervStatus st;
+
+    if (nerv_splitter_next (&sp, map.data + pos, map.size - pos, pos, TRUE,
+            &sk) == NERV_SPLIT_DAMAGE) {
+      if (error == NERV_OK)
+        error = sk.status == NERV_ERR_NEED_MORE ? NERV_ERR_TRUNCATED :
+            sk.status;
+      nerv_decoder_lost_bytes (self->core);
+      pos += sk.size;
+      continue;
     }
+    st = nerv_decoder_decode (self->core, map.data + pos, sk.size, &used);
     if (st != NERV_OK && error == NERV_OK)
       error = st;
-    pos += MAX (used, 1);
+    pos += sk.size;
     if (!got && nerv_decoder_get_frame (self->core, &f)) {
       got = TRUE;
       ret = copy_frame (self, &f, frame);
     }
   }
+  nerv_splitter_clear (&sp);
   gst_buffer_unmap (frame->input_buffer, &map);
 
   if (got && ret == GST_FLOW_OK) {
     self->waiting_for_key = FALSE;
+    self->quiet_wait = FALSE;
+    self->warned_wait = FALSE;
     if (f.key)
       GST_VIDEO_CODEC_FRAME_SET_SYNC_POINT (frame);
     return gst_video_decoder_finish_frame (decoder, frame);
@@ -236,13 +264,29 @@ gst_nerv_dec_handle_frame (GstVideoDecoder * decoder, GstVideoCodecFrame * frame
     return ret;
   }
   if (error == NERV_ERR_NO_KEY && self->waiting_for_key) {
-    /* after a flush or seek: frames before the next key group cannot be
-     * decoded, which is no error */
+    /* Frames before the next key group cannot be decoded: after a flush or
+     * seek that is no news; at the start of a stream (cut, or a damaged
+     * key group) it is said once. */
     GST_DEBUG_OBJECT (self, "waiting for a key group");
+    if (!self->quiet_wait && !self->warned_wait) {
+      self->warned_wait = TRUE;
+      GST_OBJECT_LOCK (self);
+      self->warnings++;
+      GST_OBJECT_UNLOCK (self);
+      GST_ELEMENT_WARNING (self, STREAM, DECODE,
+          ("The .nerv stream does not start with a decodable key frame; "
+              "frames up to the next key frame are dropped."),
+          ("frame %" G_GUINT64_FORMAT " has no key group before it",
+              (guint64) frame->system_frame_number));
+    }
     gst_video_decoder_drop_frame (decoder, frame);
     return GST_FLOW_OK;
   }
   self->waiting_for_key = TRUE;
+  self->warned_wait = TRUE;     /* this error is the wait's warning */
+  GST_OBJECT_LOCK (self);
+  self->warnings++;
+  GST_OBJECT_UNLOCK (self);
   gst_video_decoder_request_sync_point (decoder, frame,
       GST_VIDEO_DECODER_REQUEST_SYNC_POINT_DISCARD_INPUT);
   GST_VIDEO_DECODER_ERROR (self, 1, STREAM, DECODE, ("Corrupt .nerv data"),
@@ -269,6 +313,11 @@ gst_nerv_dec_class_init (GstNervDecClass * klass)
           (guint) threads->min, (guint) threads->max, (guint) threads->def,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_DOC_SHOW_DEFAULT | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_WARNINGS,
+      g_param_spec_uint ("warnings", "Warnings",
+          "Warnings posted: corrupt or undecodable frames, frames dropped "
+          "before the first key frame", 0, G_MAXUINT, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -19,11 +19,15 @@ struct _GstNervDec
   GstVideoDecoder parent;
 
   guint threads;                /* property (object lock) */
+  guint warnings;               /* read-only property (object lock) */
 
   GstVideoCodecState *input_state;
   GstVideoCodecState *output_state;
   NervDecoder *core;
   gboolean waiting_for_key;     /* after a flush or an error */
+  gboolean quiet_wait;          /* the wait is for a flush or seek: frames
+                                 * dropped before the key are no news */
+  gboolean warned_wait;         /* the frames of this wait were warned of */
 };
 
 G_END_DECLS

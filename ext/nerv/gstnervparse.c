@@ -48,9 +48,19 @@ GST_DEBUG_CATEGORY_STATIC (gst_nerv_parse_debug);
 
 /* bytes read at a time when scanning a file */
 #define SCAN_BLOCK (64 * 1024)
-/* Longest skip at a time: the base class gives up on a stream when one
- * skip exceeds 2 MiB, and a damaged group packet can be longer. */
-#define MAX_SKIP (1024 * 1024)
+
+/* The largest frame unit (stream header, group, unknown packets and frame
+ * packet) by default: more than two packets of the largest size. */
+#define DEFAULT_MAX_FRAME_SIZE (256u << 20)
+#define MIN_MAX_FRAME_SIZE (64u << 10)
+
+enum
+{
+  PROP_0,
+  PROP_MAX_FRAME_SIZE,
+  PROP_WARNINGS,
+  PROP_SKIPPED_BYTES,
+};
 
 /* Maps frame numbers onto time: linear from a base, rebased where the frame
  * rate changes or the numbers step back (concatenated streams restart at
@@ -92,8 +102,21 @@ struct _GstNervParse
 
   NervSplitter splitter;        /* where frame units end (push and pull) */
   GstNervTimeline timeline;
-  guint64 next_offset;          /* input offset after the last frame or skip */
+  guint64 next_offset;          /* input offset after what was consumed */
   gboolean discont;             /* packets were dropped since the last frame */
+  gboolean timeline_discont;    /* the input jumped (seek, flush) */
+
+  /* The frame unit so far when it spans calls: the packets of it that were
+   * checked, copied out of the base class's adapter (which then holds only
+   * what is not checked yet), so that each byte is walked once. */
+  GByteArray *unit;
+  guint64 unit_offset;          /* input offset of its first byte */
+  gboolean in_damage;           /* the last thing walked was damage */
+
+  /* properties (object lock) */
+  guint max_frame_size;
+  guint warnings;
+  guint64 skipped_bytes;
 
   /* pull mode: every packet header of the file, read once */
   gboolean scanned;
@@ -138,10 +161,85 @@ static gboolean gst_nerv_parse_src_event (GstBaseParse * parse,
     GstEvent * event);
 
 static void
+gst_nerv_parse_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstNervParse *self = GST_NERV_PARSE (object);
+
+  switch (prop_id) {
+    case PROP_MAX_FRAME_SIZE:
+      GST_OBJECT_LOCK (self);
+      self->max_frame_size = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_nerv_parse_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstNervParse *self = GST_NERV_PARSE (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MAX_FRAME_SIZE:
+      g_value_set_uint (value, self->max_frame_size);
+      break;
+    case PROP_WARNINGS:
+      g_value_set_uint (value, self->warnings);
+      break;
+    case PROP_SKIPPED_BYTES:
+      g_value_set_uint64 (value, self->skipped_bytes);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_nerv_parse_finalize (GObject * object)
+{
+  GstNervParse *self = GST_NERV_PARSE (object);
+
+  nerv_splitter_clear (&self->splitter);
+  if (self->unit)
+    g_byte_array_free (self->unit, TRUE);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
 gst_nerv_parse_class_init (GstNervParseClass * klass)
 {
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstBaseParseClass *parse_class = GST_BASE_PARSE_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_nerv_parse_set_property;
+  gobject_class->get_property = gst_nerv_parse_get_property;
+  gobject_class->finalize = gst_nerv_parse_finalize;
+  g_object_class_install_property (gobject_class, PROP_MAX_FRAME_SIZE,
+      g_param_spec_uint ("max-frame-size", "Maximum frame size",
+          "Largest frame unit (all packets up to a frame packet) in bytes; "
+          "a larger one is dropped with a warning and the parser "
+          "resynchronises", MIN_MAX_FRAME_SIZE, G_MAXUINT,
+          DEFAULT_MAX_FRAME_SIZE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_WARNINGS,
+      g_param_spec_uint ("warnings", "Warnings",
+          "Warnings posted: damaged data skipped, frame units dropped "
+          "(invalid stream header, too large), a truncated end", 0, G_MAXUINT,
+          0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_SKIPPED_BYTES,
+      g_param_spec_uint64 ("skipped-bytes", "Skipped bytes",
+          "Input bytes skipped or dropped (damage, dropped frame units, "
+          "a truncated end)", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   parse_class->start = GST_DEBUG_FUNCPTR (gst_nerv_parse_start);
   parse_class->stop = GST_DEBUG_FUNCPTR (gst_nerv_parse_stop);
@@ -174,6 +272,18 @@ gst_nerv_parse_init (GstNervParse * self)
 
   GST_PAD_SET_ACCEPT_INTERSECT (GST_BASE_PARSE_SINK_PAD (self));
   GST_PAD_SET_ACCEPT_TEMPLATE (GST_BASE_PARSE_SINK_PAD (self));
+  self->max_frame_size = DEFAULT_MAX_FRAME_SIZE;
+}
+
+/* forget the frame unit collected so far */
+static void
+gst_nerv_parse_drop_unit (GstNervParse * self)
+{
+  if (self->unit) {
+    g_byte_array_free (self->unit, TRUE);
+    self->unit = NULL;
+  }
+  nerv_splitter_begin_unit (&self->splitter);
 }
 
 static void
@@ -184,10 +294,21 @@ gst_nerv_parse_reset (GstNervParse * self)
   self->fps_n = 0;
   self->fps_d = 1;
   self->kind = NERV_MODEL_HNERV;
-  nerv_splitter_init (&self->splitter);
+  nerv_splitter_clear (&self->splitter);
+  if (self->unit)
+    g_byte_array_free (self->unit, TRUE);
+  self->unit = NULL;
+  self->in_damage = FALSE;
   memset (&self->timeline, 0, sizeof (self->timeline));
   self->next_offset = 0;
-  self->discont = FALSE;
+  /* the first frame is a discontinuity (the base class marks the first
+   * buffer it finishes, which can be a consumed part of a unit) */
+  self->discont = TRUE;
+  self->timeline_discont = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->warnings = 0;
+  self->skipped_bytes = 0;
+  GST_OBJECT_UNLOCK (self);
   self->scanned = FALSE;
   g_atomic_int_set (&self->scan_complete, FALSE);
   g_clear_pointer (&self->rebases, g_array_unref);
@@ -231,10 +352,28 @@ effective_fps (guint fps_n, guint fps_d, guint * n, guint * d)
   }
 }
 
+/* Timestamps stay below this (146 years): the time of a frame number near
+ * NERV_MAX_FRAME_NUMBER, or at a slow rate, does not fit a GstClockTime;
+ * such a frame starts the timeline again (as a stream that restarts). */
+#define MAX_TIME (G_GUINT64_CONSTANT (1) << 62)
+
+/* GST_CLOCK_TIME_NONE when beyond MAX_TIME */
 static GstClockTime
 frames_to_time (guint64 frames, guint fps_n, guint fps_d)
 {
-  return gst_util_uint64_scale (frames, (guint64) fps_d * GST_SECOND, fps_n);
+  const guint64 t = gst_util_uint64_scale (frames, (guint64) fps_d *
+      GST_SECOND, fps_n);
+  return t <= MAX_TIME ? t : GST_CLOCK_TIME_NONE;
+}
+
+/* a + b, GST_CLOCK_TIME_NONE when either is or the sum is beyond MAX_TIME */
+static GstClockTime
+add_time (GstClockTime a, GstClockTime b)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (a) || !GST_CLOCK_TIME_IS_VALID (b)
+      || a + b > MAX_TIME)
+    return GST_CLOCK_TIME_NONE;
+  return a + b;
 }
 
 /* Time of frame number @f at the (effective) rate @fps_n/@fps_d. After a
@@ -254,8 +393,10 @@ gst_nerv_timeline_frame (GstNervTimeline * tl, guint64 f, guint fps_n,
     if (tl->fps_n == 0 || f < tl->base_frame)
       t = frames_to_time (f, fps_n, fps_d);
     else
-      t = tl->base_time + frames_to_time (f - tl->base_frame, tl->fps_n,
-          tl->fps_d);
+      t = add_time (tl->base_time, frames_to_time (f - tl->base_frame,
+              tl->fps_n, tl->fps_d));
+    if (!GST_CLOCK_TIME_IS_VALID (t))
+      t = tl->have_next ? tl->next_time : 0;
     tl->base_frame = f;
     tl->base_time = t;
     tl->fps_n = fps_n;
@@ -265,10 +406,22 @@ gst_nerv_timeline_frame (GstNervTimeline * tl, guint64 f, guint fps_n,
   if (f < tl->base_frame) {
     tl->base_time = tl->have_next ? tl->next_time :
         frames_to_time (f, fps_n, fps_d);
+    if (!GST_CLOCK_TIME_IS_VALID (tl->base_time))
+      tl->base_time = 0;
     tl->base_frame = f;
     rebased = TRUE;
   }
-  t = tl->base_time + frames_to_time (f - tl->base_frame, fps_n, fps_d);
+  t = add_time (tl->base_time, frames_to_time (f - tl->base_frame, fps_n,
+          fps_d));
+  if (!GST_CLOCK_TIME_IS_VALID (t)) {
+    /* beyond any timeline: this frame starts one after what came before
+     * (or at 0 when that is at the limit too) */
+    tl->base_frame = f;
+    tl->base_time = t = tl->have_next && tl->next_time <= MAX_TIME ?
+        tl->next_time : 0;
+    tl->have_next = FALSE;
+    rebased = TRUE;
+  }
   if (tl->have_next && t < tl->next_time) {
     /* frame numbers went back: a new stream was appended */
     tl->base_frame = f;
@@ -276,8 +429,10 @@ gst_nerv_timeline_frame (GstNervTimeline * tl, guint64 f, guint fps_n,
     rebased = TRUE;
   }
   *pts = t;
-  *duration = tl->base_time + frames_to_time (f + 1 - tl->base_frame, fps_n,
-      fps_d) - t;
+  /* (one frame lasts at most a day: the header parser's limit) */
+  *duration = gst_util_uint64_scale (f + 1 - tl->base_frame, (guint64) fps_d
+      * GST_SECOND, fps_n) - gst_util_uint64_scale (f - tl->base_frame,
+      (guint64) fps_d * GST_SECOND, fps_n);
   tl->next_time = t + *duration;
   tl->have_next = TRUE;
   return rebased;
@@ -356,7 +511,10 @@ gst_nerv_reader_get (GstNervReader * r, guint64 off, guint len, gsize * avail)
       r->flow = GST_FLOW_EOS;
       return NULL;
     }
-    r->flow = gst_pad_pull_range (r->pad, off, MAX (len, SCAN_BLOCK), &r->buf);
+    /* with room: a walk over candidate packets whose ends step forward
+     * reads each byte a bounded number of times */
+    r->flow = gst_pad_pull_range (r->pad, off, MAX (len + len / 2,
+            SCAN_BLOCK), &r->buf);
     if (r->flow != GST_FLOW_OK) {
       r->buf = NULL;
       return NULL;
@@ -446,6 +604,7 @@ gst_nerv_parse_scan (GstNervParse * self, guint64 start)
     off += sk.size;
   }
   gst_nerv_reader_clear (&r);
+  nerv_splitter_clear (&sp);
 
   if (r.flow == GST_FLOW_FLUSHING) {
     /* a seek or a state change interrupted us: try again later */
@@ -493,9 +652,8 @@ gst_nerv_parse_set_header (GstNervParse * self, const NervStreamHeader * h)
   guint fps_n = h->fps_n, fps_d = h->fps_d;
   const gboolean new_kind = !self->have_header || self->kind != h->model.kind;
 
-  if (fps_n == 0 || fps_d == 0 || fps_n > G_MAXINT || fps_d > G_MAXINT) {
-    if (fps_n != 0)
-      GST_WARNING_OBJECT (self, "unusable frame rate %u/%u", fps_n, fps_d);
+  /* (the header parser read a rate no fraction can hold as unknown) */
+  if (fps_n == 0 || fps_d == 0) {
     fps_n = 0;
     fps_d = 1;
   }
@@ -570,18 +728,88 @@ typedef struct
   gsize offset, size;
 } Range;
 
-static GArray *
-keep_range (GArray * kept, gsize start, gsize end)
+/* the ranges of map that belong to the unit, and their total */
+typedef struct
 {
-  if (!kept)
-    kept = g_array_new (FALSE, FALSE, sizeof (Range));
+  GArray *ranges;
+  gsize bytes;
+} Kept;
+
+static void
+keep_range (Kept * kept, gsize start, gsize end)
+{
   if (end > start) {
     Range r = { start, end - start };
-    g_array_append_val (kept, r);
+    g_array_append_val (kept->ranges, r);
+    kept->bytes += r.size;
   }
-  return kept;
 }
 
+static void
+kept_clear (Kept * kept)
+{
+  g_array_set_size (kept->ranges, 0);
+  kept->bytes = 0;
+}
+
+/* counts @bytes as skipped and posts a warning (with counting) when @warn */
+static void
+gst_nerv_parse_skipped (GstNervParse * self, guint64 bytes, gboolean warn)
+{
+  GST_OBJECT_LOCK (self);
+  self->skipped_bytes += bytes;
+  if (warn)
+    self->warnings++;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* Damage (no valid packet) at input offset @offset: one warning for a run
+ * of it */
+static void
+gst_nerv_parse_damage (GstNervParse * self, guint64 offset, NervStatus status,
+    gsize size)
+{
+  const gboolean warn = !self->in_damage;
+
+  gst_nerv_parse_skipped (self, size, warn);
+  self->discont = TRUE;
+  if (!warn)
+    return;
+  self->in_damage = TRUE;
+  if (status == NERV_ERR_NEED_MORE)
+    GST_ELEMENT_WARNING (self, STREAM, DECODE,
+        ("The .nerv stream is truncated: it ends inside a packet; the "
+            "frame of that packet is lost."),
+        ("incomplete packet at offset %" G_GUINT64_FORMAT, offset));
+  else
+    GST_ELEMENT_WARNING (self, STREAM, DECODE,
+        ("Corrupt .nerv data (%s); skipping to the next valid packet. "
+            "Frames up to the next key frame may be lost.",
+            nerv_status_string (status)),
+        ("damage at offset %" G_GUINT64_FORMAT, offset));
+}
+
+/* at the end of the stream: the unit so far has no frame */
+static void
+gst_nerv_parse_truncated (GstNervParse * self)
+{
+  const gboolean warn = !self->in_damage;        /* else just said */
+
+  if (!self->unit)
+    return;
+  gst_nerv_parse_skipped (self, self->unit->len, warn);
+  if (warn)
+    GST_ELEMENT_WARNING (self, STREAM, DECODE,
+        ("The .nerv stream is truncated: %u bytes at its end hold no "
+            "complete frame.", self->unit->len),
+        ("packets without a frame packet at the end"));
+  gst_nerv_parse_drop_unit (self);
+}
+
+/* The input arrives at handle_frame in the base class's buffer; each call
+ * walks the packets from where the last call stopped (the unit so far is
+ * in self->unit), so that the work is linear in the input however large a
+ * unit grows. */
 static GstFlowReturn
 gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
     gint * skipsize)
@@ -589,10 +817,13 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   GstNervParse *self = GST_NERV_PARSE (parse);
   NervSplitter *sp = &self->splitter;
   const gboolean draining = GST_BASE_PARSE_DRAINING (parse);
+  const gboolean pull = GST_PAD_MODE (GST_BASE_PARSE_SINK_PAD (self)) ==
+      GST_PAD_MODE_PULL;
   GstFlowReturn ret = GST_FLOW_OK;
   GstMapInfo map;
-  GArray *kept = NULL;          /* set once something inside is dropped */
-  gsize pos = 0, run = 0, end = 0, drop = 0;
+  Kept kept = { g_array_new (FALSE, FALSE, sizeof (Range)), 0 };
+  gsize pos = 0, run = 0, end = 0, need = NERV_PACKET_HEADER, consume = 0;
+  guint max_size;
   GstClockTime pts, duration;
   guint fps_n, fps_d;
   GstBuffer *out;
@@ -600,55 +831,60 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   if (!gst_buffer_map (frame->buffer, &map, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
         ("Could not map the input buffer"));
+    g_array_unref (kept.ranges);
     return GST_FLOW_ERROR;
   }
+  GST_OBJECT_LOCK (self);
+  max_size = self->max_frame_size;
+  GST_OBJECT_UNLOCK (self);
 
-  /* the unit is walked from its start each time */
-  nerv_splitter_begin_unit (sp);
+  if (frame->offset != self->next_offset) {
+    /* a seek or a flush: the unit so far does not go on here */
+    GST_DEBUG_OBJECT (self, "input jumped from %" G_GUINT64_FORMAT " to %"
+        G_GUINT64_FORMAT, self->next_offset, frame->offset);
+    gst_nerv_parse_drop_unit (self);
+    nerv_splitter_forget_bytes (sp);
+    self->timeline_discont = TRUE;
+    self->discont = TRUE;
+    self->in_damage = FALSE;
+    self->next_offset = frame->offset;
+  }
+
   while (end == 0) {
     NervSplit sk;
+    gsize unit_size;
 
     if (pos >= map.size) {
       /* no frame packet yet */
-      if (draining) {
-        GST_DEBUG_OBJECT (self, "dropping %" G_GSIZE_FORMAT " bytes without "
-            "a frame at the end of the stream", map.size);
-        drop = map.size;
-      } else {
-        gst_base_parse_set_min_frame_size (parse, map.size + 1);
-      }
-      goto out;
+      /* (draining: what was walked goes to the unit, and EOS finds it) */
+      break;
     }
 
     switch (nerv_splitter_next (sp, map.data + pos, map.size - pos,
             frame->offset + pos, draining, &sk)) {
       case NERV_SPLIT_NEED_MORE:
-        gst_base_parse_set_min_frame_size (parse, pos + sk.size);
-        goto out;
+        need = sk.size;
+        goto walked;
       case NERV_SPLIT_DAMAGE:
         /* damage, or a packet cut by the end of the stream: resynchronise
          * at the next marker */
-        if (pos == 0) {
-          *skipsize = MIN (sk.size, MAX_SKIP);
-          GST_DEBUG_OBJECT (self, "%s: skipping %d bytes", nerv_status_string
-              (sk.status), *skipsize);
-          goto out;
-        }
-        GST_DEBUG_OBJECT (self, "%s at +%" G_GSIZE_FORMAT ": dropped from the "
-            "frame", nerv_status_string (sk.status), pos);
-        kept = keep_range (kept, run, pos);
+        GST_DEBUG_OBJECT (self, "%s at %" G_GUINT64_FORMAT ": %" G_GSIZE_FORMAT
+            " bytes skipped", nerv_status_string (sk.status),
+            frame->offset + pos, sk.size);
+        gst_nerv_parse_damage (self, frame->offset + pos, sk.status, sk.size);
+        keep_range (&kept, run, pos);
         pos += sk.size;
         run = pos;
-        break;
+        continue;
       case NERV_SPLIT_RESET:
         if (sk.status == NERV_ERR_VERSION) {
           NervStreamHeader h;
           nerv_stream_header_parse (sk.pkt.payload, sk.pkt.size, &h);
           GST_ELEMENT_ERROR (self, STREAM, FORMAT,
               ("This .nerv stream has format version %d.%d; this version of "
-                  "gst-nerv reads version %d.x only. A newer gst-nerv is "
-                  "needed to play it.", h.version_major, h.version_minor,
-                  NERV_VERSION_MAJOR),
+                  "gst-nerv reads versions %d.x to %d.x only. A newer "
+                  "gst-nerv is needed to play it.", h.version_major,
+                  h.version_minor, NERV_VERSION_MAJOR_MIN, NERV_VERSION_MAJOR),
               ("unsupported major version %d", h.version_major));
           ret = GST_FLOW_ERROR;
           goto out;
@@ -658,9 +894,16 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
                 "group are skipped.", nerv_status_string (sk.status)),
             ("stream header at offset %" G_GUINT64_FORMAT,
                 frame->offset + pos));
+        /* it and the unit so far are dropped */
+        gst_nerv_parse_skipped (self, (self->unit ? self->unit->len : 0) +
+            kept.bytes + (pos - run) + sk.size, TRUE);
+        gst_nerv_parse_drop_unit (self);
+        kept_clear (&kept);
         self->have_header = FALSE;
-        drop = pos + sk.size;
-        goto out;
+        self->discont = TRUE;
+        pos += sk.size;
+        run = pos;
+        break;
       case NERV_SPLIT_DROP:
         if (sk.status == NERV_ERR_NO_HEADER)
           GST_DEBUG_OBJECT (self, "dropping packet '%c' before a stream "
@@ -669,11 +912,10 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
           /* the CRC checks but the fields do not: written wrong */
           GST_WARNING_OBJECT (self, "dropping a '%c' packet with invalid "
               "fields", sk.pkt.type);
-        if (pos == 0) {
-          drop = sk.size;
-          goto out;
-        }
-        kept = keep_range (kept, run, pos);
+        gst_nerv_parse_skipped (self, sk.size, FALSE);
+        self->discont = TRUE;
+        self->in_damage = FALSE;
+        keep_range (&kept, run, pos);
         pos += sk.size;
         run = pos;
         break;
@@ -682,26 +924,65 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
             && sk.pkt.type != NERV_PACKET_GROUP)
           GST_LOG_OBJECT (self, "passing on a packet of unknown type 0x%02x",
               sk.pkt.type);
+        self->in_damage = FALSE;
         pos += sk.size;
         break;
       case NERV_SPLIT_FRAME:
+        self->in_damage = FALSE;
         end = pos + sk.size;
+        pos = end;
         break;
+    }
+
+    unit_size = (self->unit ? self->unit->len : 0) + kept.bytes +
+        (pos - run);
+    if (unit_size > max_size) {
+      GST_ELEMENT_WARNING (self, STREAM, DECODE,
+          ("A .nerv frame unit is larger than max-frame-size (%u bytes); it "
+              "is dropped and the parser resynchronises.", max_size),
+          ("%" G_GSIZE_FORMAT " bytes at offset %" G_GUINT64_FORMAT, unit_size,
+              frame->offset + pos));
+      gst_nerv_parse_skipped (self, unit_size, TRUE);
+      gst_nerv_parse_drop_unit (self);
+      kept_clear (&kept);
+      self->discont = TRUE;
+      run = pos;
+      end = 0;
     }
   }
 
-  /* a frame: packets [0, end) less what was dropped */
+walked:
+  if (end == 0) {
+    /* No frame yet: what was walked moves out of the adapter, the unit's
+     * packets into self->unit. The base class calls again once @need more
+     * bytes are there. */
+    keep_range (&kept, run, pos);
+    for (guint i = 0; i < kept.ranges->len; i++) {
+      const Range *r = &g_array_index (kept.ranges, Range, i);
+      if (!self->unit) {
+        self->unit = g_byte_array_new ();
+        self->unit_offset = frame->offset + r->offset;
+      }
+      g_byte_array_append (self->unit, map.data + r->offset, r->size);
+    }
+    consume = pos;
+    if (draining && pos >= map.size)
+      gst_nerv_parse_truncated (self);
+    gst_base_parse_set_min_frame_size (parse, need);
+    goto out;
+  }
+
+  /* a frame: self->unit, then [0, end) of map less what was dropped */
   if (sp->unit_has_header)
     gst_nerv_parse_set_header (self, &sp->unit_header);
-  if (!self->scanned && GST_PAD_MODE (GST_BASE_PARSE_SINK_PAD (self)) ==
-      GST_PAD_MODE_PULL)
-    gst_nerv_parse_scan (self, frame->offset);
+  if (!self->scanned && pull)
+    gst_nerv_parse_scan (self, self->unit ? self->unit_offset : frame->offset);
 
   effective_fps (self->fps_n, self->fps_d, &fps_n, &fps_d);
   {
     const GstNervRebase *rb = gst_nerv_parse_find_rebase (self,
         sp->frame_offset);
-    gboolean discont = frame->offset != self->next_offset;
+    gboolean discont = self->timeline_discont;
 
     if (rb) {
       /* the file scan knows where this frame is on the timeline */
@@ -713,19 +994,24 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
     }
     gst_nerv_timeline_frame (&self->timeline, sp->frame, fps_n, fps_d,
         discont, &pts, &duration);
+    self->timeline_discont = FALSE;
   }
 
-  if (kept) {
-    kept = keep_range (kept, run, end);
-    out = gst_buffer_new ();
-    for (guint i = 0; i < kept->len; i++) {
-      const Range *r = &g_array_index (kept, Range, i);
-      gst_buffer_copy_into (out, frame->buffer, GST_BUFFER_COPY_MEMORY,
-          r->offset, r->size);
+  keep_range (&kept, run, end);
+  if (self->unit || kept.ranges->len != 1 || kept.bytes != end) {
+    GByteArray *a = self->unit ? self->unit : g_byte_array_new ();
+    const guint64 offset = self->unit ? self->unit_offset : frame->offset;
+    gsize len;
+
+    for (guint i = 0; i < kept.ranges->len; i++) {
+      const Range *r = &g_array_index (kept.ranges, Range, i);
+      g_byte_array_append (a, map.data + r->offset, r->size);
     }
+    self->unit = NULL;
+    len = a->len;
+    out = gst_buffer_new_wrapped (g_byte_array_free (a, FALSE), len);
     GST_BUFFER_FLAGS (out) = GST_BUFFER_FLAGS (frame->buffer);
-    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
-    GST_BUFFER_OFFSET (out) = GST_BUFFER_OFFSET (frame->buffer);
+    GST_BUFFER_OFFSET (out) = offset;
     frame->out_buffer = out;
   } else {
     out = frame->buffer;
@@ -744,25 +1030,18 @@ gst_nerv_parse_handle_frame (GstBaseParse * parse, GstBaseParseFrame * frame,
   self->duration = duration;
 
   GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT "%s, %" G_GSIZE_FORMAT
-      " bytes, pts %" GST_TIME_FORMAT, sp->frame, sp->key ? " (key)" : "", end,
-      GST_TIME_ARGS (pts));
+      " bytes, pts %" GST_TIME_FORMAT, sp->frame, sp->key ? " (key)" : "",
+      gst_buffer_get_size (out), GST_TIME_ARGS (pts));
 
 out:
   gst_buffer_unmap (frame->buffer, &map);
-  if (kept)
-    g_array_unref (kept);
-  if (*skipsize > 0) {
-    self->next_offset = frame->offset + *skipsize;
-    gst_base_parse_set_min_frame_size (parse, NERV_PACKET_HEADER);
-  }
-  if (drop > 0) {
-    /* whole packets, consumed without output (a skip this long could
-     * make the base class give up) */
-    self->next_offset = frame->offset + drop;
-    self->discont = TRUE;
-    gst_base_parse_set_min_frame_size (parse, NERV_PACKET_HEADER);
+  g_array_unref (kept.ranges);
+  if (consume > 0) {
+    /* checked bytes without a frame: consumed, nothing pushed (the unit's
+     * packets were copied) */
+    self->next_offset = frame->offset + consume;
     frame->flags |= GST_BASE_PARSE_FRAME_FLAG_DROP;
-    ret = gst_base_parse_finish_frame (parse, frame, drop);
+    ret = gst_base_parse_finish_frame (parse, frame, consume);
   }
   if (end > 0) {
     self->next_offset = frame->offset + end;
@@ -795,8 +1074,23 @@ gst_nerv_parse_sink_event (GstBaseParse * parse, GstEvent * event)
 {
   GstNervParse *self = GST_NERV_PARSE (parse);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    /* the base class drains (handle_frame) and sends the EOS on; what is
+     * left of a unit after that is a truncated end */
+    gboolean ret = GST_BASE_PARSE_CLASS (parent_class)->sink_event (parse,
+        event);
+    gst_nerv_parse_truncated (self);
+    return ret;
+  }
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
     self->timeline.have_next = FALSE;
+    /* the unit so far does not go on after a flush */
+    gst_nerv_parse_drop_unit (self);
+    nerv_splitter_forget_bytes (&self->splitter);
+    self->in_damage = FALSE;
+    self->discont = TRUE;
+  }
   return GST_BASE_PARSE_CLASS (parent_class)->sink_event (parse, event);
 }
 

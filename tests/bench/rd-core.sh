@@ -28,10 +28,10 @@ if [ "$profile" = quick ]; then EK=60; ED=15; fi
 point() { # clip y4m frames target_kbps extra-args...
   clip=$1 y4m=$2 n=$3 kbps=$4; shift 4
   t0=$(date +%s.%N)
-  "$tool" encode "$y4m" "$work/o.nerv" -n "$n" -b "$kbps" -g $G -k $K \
+  "$tool" encode -y "$y4m" "$work/o.nerv" -n "$n" -b "$kbps" -g $G -k $K \
     --epochs-key $EK --epochs-delta $ED "$@" > "$work/enc.log"
   t1=$(date +%s.%N)
-  dec=$("$tool" decode "$work/o.nerv" "$work/o.y4m")
+  dec=$("$tool" decode -y "$work/o.nerv" "$work/o.y4m")
   psnr=$("$tool" psnr "$y4m" "$work/o.y4m")
   bytes=$(wc -c < "$work/o.nerv")
   fps=$(sed -n 's/.* F\([0-9]*\):\([0-9]*\).*/\1 \2/p' "$y4m" | head -n 1)

@@ -296,6 +296,7 @@ split_all (const guint8 * data, gsize len)
     ck_assert (sk.size >= 1 && sk.size <= len - pos);
     pos += sk.size;
   }
+  nerv_splitter_clear (&sp);
   return r;
 }
 
@@ -456,6 +457,7 @@ START_TEST (test_group_payload)
         NERV_ERR_INVALID);
     groups++;
   }
+  nerv_splitter_clear (&sp);
   ck_assert_int_eq (groups, 2);
 
   /* a key group's integer beyond the bound, written as it is: refused */

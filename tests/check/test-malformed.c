@@ -16,6 +16,7 @@
 #include <libavutil/crc.h>
 
 #include "nerv-codec.h"
+#include "nerv-hostile.h"
 #include "nerv-test-util.h"
 
 #define W 32
@@ -528,6 +529,323 @@ START_TEST (test_header_amplification)
 }
 END_TEST;
 
+
+/* ---- resynchronisation in linear time (issue 15, item 1) -------------- */
+
+typedef struct {
+  guint64 pos;
+  NervSplitResult res;
+  NervStatus status;
+  size_t size;
+} SplitRecord;
+
+typedef struct {
+  int frames, packets, damages;
+  guint64 crc;                  /* bytes CRC'd by the walk */
+  GArray *rec;                  /* SplitRecord of every packet (no damage) */
+  GArray *damage;               /* SplitRecord of every damage */
+} Walk;
+
+static void
+walk_free (Walk * w)
+{
+  g_array_unref (w->rec);
+  g_array_unref (w->damage);
+}
+
+/* Walks data[0..len) with a splitter, as a reader of a file (eos) or, with
+ * @rand, as a parser in push mode: the data arrives in chunks of 1..@chunk
+ * bytes and each call sees what has arrived. */
+static Walk
+walk (const guint8 * data, size_t len, GRand * rand, size_t chunk)
+{
+  NervSplitter sp;
+  Walk w = { 0, };
+  size_t pos = 0, avail = rand ? 0 : len;
+  const guint64 c0 = nerv_crc_bytes ();
+
+  w.rec = g_array_new (FALSE, FALSE, sizeof (SplitRecord));
+  w.damage = g_array_new (FALSE, FALSE, sizeof (SplitRecord));
+  nerv_splitter_init (&sp);
+  while (pos < len) {
+    NervSplit sk;
+    SplitRecord r;
+
+    if (avail <= pos) {
+      const size_t more = g_rand_int_range (rand, 1, chunk + 1);
+      avail = MIN (len, pos + more);
+    }
+    r.res = nerv_splitter_next (&sp, data + pos, avail - pos, pos, avail == len,
+        &sk);
+    if (r.res == NERV_SPLIT_NEED_MORE) {
+      const size_t more = g_rand_int_range (rand, 1, chunk + 1);
+      ck_assert (avail < len);
+      ck_assert_uint_gt (pos + sk.size, avail);
+      avail = MIN (len, avail + more);
+      continue;
+    }
+    ck_assert (sk.size >= 1 && sk.size <= avail - pos);
+    r.pos = pos;
+    r.status = sk.status;
+    r.size = sk.size;
+    if (r.res == NERV_SPLIT_DAMAGE) {
+      w.damages++;
+      g_array_append_val (w.damage, r);
+    } else {
+      g_array_append_val (w.rec, r);
+      w.packets++;
+      if (r.res == NERV_SPLIT_FRAME)
+        w.frames++;
+    }
+    pos += sk.size;
+  }
+  nerv_splitter_clear (&sp);
+  w.crc = nerv_crc_bytes () - c0;
+  return w;
+}
+
+/* What the splitter said at each position agrees with nerv_packet_parse()
+ * there (its CRC computed from scratch). */
+static void
+check_walk (const guint8 * data, size_t len, const Walk * w)
+{
+  for (guint i = 0; i < w->rec->len; i++) {
+    const SplitRecord *r = &g_array_index (w->rec, SplitRecord, i);
+    NervPacket pkt;
+    size_t used = 0;
+    ck_assert_int_eq (nerv_packet_parse (data + r->pos, len - r->pos, &pkt,
+            &used), NERV_OK);
+    ck_assert_uint_eq (used, r->size);
+  }
+  for (guint i = 0; i < w->damage->len; i++) {
+    const SplitRecord *r = &g_array_index (w->damage, SplitRecord, i);
+    NervPacket pkt;
+    size_t used = 0;
+    if (r->status == NERV_ERR_CRC)
+      ck_assert_int_ne (nerv_packet_parse (data + r->pos, len - r->pos, &pkt,
+              &used), NERV_OK);
+  }
+}
+
+START_TEST (test_crc_combine)
+{
+  GRand *rand = g_rand_new_with_seed (7);
+  guint8 buf[3000];
+  const AVCRC *t = av_crc_get_table (AV_CRC_32_IEEE_LE);
+
+  for (size_t i = 0; i < sizeof (buf); i++)
+    buf[i] = (guint8) g_rand_int (rand);
+  for (int k = 0; k < 200; k++) {
+    const size_t a = g_rand_int_range (rand, 0, 1500);
+    const size_t b = g_rand_int_range (rand, 0, 1500);
+    ck_assert_uint_eq (nerv_crc_combine (av_crc (t, 0, buf, a),
+            av_crc (t, 0, buf + a, b), b), av_crc (t, 0, buf, a + b));
+  }
+  g_rand_free (rand);
+}
+END_TEST;
+
+/* "NRVS" and a length reaching the end of the data every 8 bytes: every
+ * candidate is complete and fails its CRC. Checked one by one that cost
+ * the CRC of n^2 / 16 bytes (133 s for 1 MiB in nerv-tool info); now at
+ * most a few times the input. The stream after the candidates is found
+ * whole. */
+#define HOSTILE_LEN (128 << 10)
+/* the bound on the bytes CRC'd per byte of input */
+#define CRC_PER_BYTE 40
+
+START_TEST (test_resync_linear)
+{
+  GByteArray *a = g_byte_array_new ();
+  Walk w;
+
+  /* a valid stream, then the candidates (decodebin after one valid group) */
+  g_byte_array_append (a, ts.data->data, ts.data->len);
+  nerv_hostile_resync (a, HOSTILE_LEN, 0);
+  w = walk (a->data, a->len, NULL, 0);
+  ck_assert_int_eq (w.frames, N_FRAMES);
+  ck_assert_msg (w.crc <= CRC_PER_BYTE * (guint64) a->len,
+      "%" G_GUINT64_FORMAT " bytes CRC'd for %u bytes", w.crc, a->len);
+  walk_free (&w);
+
+  /* the candidates reaching over a valid stream after them */
+  g_byte_array_set_size (a, 0);
+  nerv_hostile_resync (a, HOSTILE_LEN, ts.data->len);
+  g_byte_array_append (a, ts.data->data, ts.data->len);
+  w = walk (a->data, a->len, NULL, 0);
+  ck_assert_int_eq (w.frames, N_FRAMES);
+  ck_assert_int_eq (w.packets, ts.n_pkt);
+  ck_assert_msg (w.crc <= CRC_PER_BYTE * (guint64) a->len,
+      "%" G_GUINT64_FORMAT " bytes CRC'd for %u bytes", w.crc, a->len);
+  walk_free (&w);
+  g_byte_array_free (a, TRUE);
+}
+END_TEST;
+
+/* Each bad candidate followed by a valid packet: the walk finds every valid
+ * packet, and a cache of running CRCs that is dropped after each valid
+ * packet would not do (each candidate reaches to the end). */
+START_TEST (test_resync_interleaved)
+{
+  GByteArray *a = g_byte_array_new ();
+  guint n_valid = 0;
+  Walk w;
+
+  nerv_hostile_interleaved (a, HOSTILE_LEN, ts.data->len, &n_valid);
+  g_byte_array_append (a, ts.data->data, ts.data->len);
+  w = walk (a->data, a->len, NULL, 0);
+  ck_assert_int_eq (w.frames, N_FRAMES);
+  /* the valid packets before the first stream header are dropped ones */
+  ck_assert_int_eq (w.packets, n_valid + ts.n_pkt);
+  ck_assert_msg (w.crc <= CRC_PER_BYTE * (guint64) a->len,
+      "%" G_GUINT64_FORMAT " bytes CRC'd for %u bytes", w.crc, a->len);
+  walk_free (&w);
+  g_byte_array_free (a, TRUE);
+}
+END_TEST;
+
+/* Random mixtures of valid packets, false candidates of every length and
+ * damaged packets, walked at once and in random chunks: at every position
+ * the splitter agrees with nerv_packet_parse(), and both walks find the
+ * same packets. */
+START_TEST (test_resync_random)
+{
+  GRand *rand = g_rand_new_with_seed (15);
+
+  for (int round = 0; round < 30; round++) {
+    GByteArray *a = g_byte_array_new ();
+    Walk w1, w2;
+
+    for (int piece = 0; piece < 40; piece++) {
+      const int k = g_rand_int_range (rand, 0, 4);
+      if (k == 0) {
+        /* a packet of the valid stream, sometimes damaged */
+        const PacketInfo *pi = &ts.pkt[g_rand_int_range (rand, 0, ts.n_pkt)];
+        const guint start = a->len;
+        g_byte_array_append (a, ts.data->data + pi->start, pi->end - pi->start);
+        if (g_rand_boolean (rand))
+          a->data[start + g_rand_int_range (rand, 0, pi->end - pi->start)] ^=
+              1 << g_rand_int_range (rand, 0, 8);
+      } else if (k == 1) {
+        /* a false candidate with a length reaching anywhere ahead */
+        guint8 c[8] = { 'N', 'R', 'V', 'S' };
+        nerv_write_u32le (c + 4, g_rand_int_range (rand, 0, 8000));
+        g_byte_array_append (a, c, sizeof (c));
+      } else if (k == 2) {
+        /* a valid packet of an unknown type, up to 2000 bytes */
+        guint8 pl[2000];
+        const int n = g_rand_int_range (rand, 0, sizeof (pl));
+        for (int i = 0; i < n; i++)
+          pl[i] = (guint8) g_rand_int (rand);
+        nerv_packet_write (a, 'X', pl, n);
+      } else {
+        /* garbage */
+        for (int i = g_rand_int_range (rand, 0, 100); i > 0; i--) {
+          const guint8 b = (guint8) g_rand_int (rand);
+          g_byte_array_append (a, &b, 1);
+        }
+      }
+    }
+    w1 = walk (a->data, a->len, NULL, 0);
+    check_walk (a->data, a->len, &w1);
+    w2 = walk (a->data, a->len, rand, 1 + g_rand_int_range (rand, 0, 3000));
+    check_walk (a->data, a->len, &w2);
+    ck_assert_int_eq (w1.rec->len, w2.rec->len);
+    for (guint i = 0; i < w1.rec->len; i++) {
+      const SplitRecord *r1 = &g_array_index (w1.rec, SplitRecord, i);
+      const SplitRecord *r2 = &g_array_index (w2.rec, SplitRecord, i);
+      ck_assert_uint_eq (r1->pos, r2->pos);
+      ck_assert_int_eq (r1->res, r2->res);
+      ck_assert_uint_eq (r1->size, r2->size);
+    }
+    walk_free (&w1);
+    walk_free (&w2);
+    g_byte_array_free (a, TRUE);
+  }
+  g_rand_free (rand);
+}
+END_TEST;
+
+/* ---- frame rates and frame numbers (issue 15, item 7) ----------------- */
+
+static void
+set_fps (guint8 * p, gpointer data)
+{
+  const guint32 *v = data;
+  nerv_write_u32le (p + 6, v[0]);
+  nerv_write_u32le (p + 10, v[1]);
+}
+
+/* Rates no GStreamer fraction holds (a term above G_MAXINT, a zero term)
+ * are read as unknown by the header parser, for every reader; frames and
+ * groups whose numbers reach past NERV_MAX_FRAME_NUMBER are invalid. */
+START_TEST (test_rates_and_numbers)
+{
+  static const guint32 rates[][4] = {
+    /* in, as read */
+    {0x80000000u, 1, 0, 1}, {25, 0xffffffffu, 0, 1}, {0, 7, 0, 1},
+    {30, 0, 0, 1}, {G_MAXINT, G_MAXINT, G_MAXINT, G_MAXINT},
+    {1, 86400, 1, 86400}, {1, 86401, 0, 1}, {1, G_MAXINT, 0, 1},
+    {30000, 1001, 30000, 1001},
+  };
+  GByteArray *pl = g_byte_array_new ();
+  NervGroupHeader g = { 0, };
+  NervFrameHeader f = { 0, }, f2;
+  NervGroupHeader g2;
+
+  for (guint i = 0; i < G_N_ELEMENTS (rates); i++) {
+    GByteArray *a = edit_headers (set_fps, (gpointer) rates[i]);
+    const PacketInfo *pi = &ts.pkt[0];
+    NervPacket pkt;
+    NervStreamHeader h;
+    size_t used;
+    Result r;
+
+    ck_assert_int_eq (nerv_packet_parse (a->data + pi->start, a->len -
+            pi->start, &pkt, &used), NERV_OK);
+    ck_assert_int_eq (nerv_stream_header_parse (pkt.payload, pkt.size, &h),
+        NERV_OK);
+    ck_assert_uint_eq (h.fps_n, rates[i][2]);
+    ck_assert_uint_eq (h.fps_d, rates[i][3]);
+    /* the stream still decodes */
+    r = decode (a->data, a->len, TRUE);
+    ck_assert_int_eq (r.frames, N_FRAMES);
+    g_byte_array_free (a, TRUE);
+  }
+
+  f.frame = NERV_MAX_FRAME_NUMBER;
+  nerv_frame_header_write (&f, pl);
+  ck_assert_int_eq (nerv_frame_header_parse (pl->data, pl->len, &f2), NERV_OK);
+  g_byte_array_set_size (pl, 0);
+  f.frame = NERV_MAX_FRAME_NUMBER + 1;
+  nerv_frame_header_write (&f, pl);
+  ck_assert_int_eq (nerv_frame_header_parse (pl->data, pl->len, &f2),
+      NERV_ERR_INVALID);
+  g_byte_array_set_size (pl, 0);
+  f.frame = G_MAXUINT64;
+  nerv_frame_header_write (&f, pl);
+  ck_assert_int_eq (nerv_frame_header_parse (pl->data, pl->len, &f2),
+      NERV_ERR_INVALID);
+
+  g.n_frames = 8;
+  g.first_frame = NERV_MAX_FRAME_NUMBER + 1 - 8;
+  g_byte_array_set_size (pl, 0);
+  nerv_group_header_write (&g, pl);
+  ck_assert_int_eq (nerv_group_header_parse (pl->data, pl->len, &g2), NERV_OK);
+  g.first_frame++;
+  g_byte_array_set_size (pl, 0);
+  nerv_group_header_write (&g, pl);
+  ck_assert_int_eq (nerv_group_header_parse (pl->data, pl->len, &g2),
+      NERV_ERR_INVALID);
+  g.first_frame = G_MAXUINT64 - 2;      /* + 8 frames wraps */
+  g_byte_array_set_size (pl, 0);
+  nerv_group_header_write (&g, pl);
+  ck_assert_int_eq (nerv_group_header_parse (pl->data, pl->len, &g2),
+      NERV_ERR_INVALID);
+  g_byte_array_free (pl, TRUE);
+}
+END_TEST;
+
 static Suite *
 malformed_suite (void)
 {
@@ -542,6 +860,11 @@ malformed_suite (void)
   tcase_add_test (tc, test_hostile_headers);
   tcase_add_test (tc, test_residual_without_key);
   tcase_add_test (tc, test_header_amplification);
+  tcase_add_test (tc, test_crc_combine);
+  tcase_add_test (tc, test_resync_linear);
+  tcase_add_test (tc, test_resync_interleaved);
+  tcase_add_test (tc, test_resync_random);
+  tcase_add_test (tc, test_rates_and_numbers);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -106,6 +106,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     }
     pos += sk.size;
   }
+  nerv_splitter_clear (&sp);
   nerv_group_payload_clear (&p);
   nerv_group_payload_clear (&p2);
   g_free (buf);

@@ -13,6 +13,7 @@
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
+#include <libavutil/crc.h>
 #include <math.h>
 #include <string.h>
 
@@ -239,6 +240,12 @@ END_TEST;
 
 /* ---- GstHarness on nervdec alone ----------------------------------------- */
 
+static void
+count_handoff (guint * frames)
+{
+  (*frames)++;
+}
+
 /* a stream from the core encoder, one GBytes per frame */
 static GPtrArray *
 core_stream (int n)
@@ -343,6 +350,183 @@ START_TEST (test_harness_corrupt)
 }
 END_TEST;
 
+
+/* ---- issue 15, item 6: corrupt input is not silent ---------------------- */
+
+/* Runs "filesrc ! nervparse ! nervdec ! fakesink" on @data: the frames out
+ * (*frames), the warnings on the bus (returned); no error. */
+static guint
+run_file_warnings (const guint8 * data, gsize len, guint * frames,
+    guint * parse_warnings, guint * dec_warnings)
+{
+  gchar *path = g_build_filename (g_get_tmp_dir (), "nerv-test-XXXXXX.nerv",
+      NULL);
+  const int fd = g_mkstemp (path);
+  gchar *desc;
+  GstElement *p;
+  GstBus *bus;
+  GstMessage *m;
+  guint warnings = 0;
+  GError *err = NULL;
+
+  close (fd);
+  fail_unless (g_file_set_contents (path, (const gchar *) data, len, NULL));
+  desc = g_strdup_printf ("filesrc location=%s ! nervparse name=parse ! "
+      "nervdec name=dec ! fakesink name=sink sync=false signal-handoffs=true",
+      path);
+  p = gst_parse_launch (desc, &err);
+  fail_unless (p != NULL);
+  *frames = 0;
+  {
+    GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+    g_signal_connect_swapped (sink, "handoff", G_CALLBACK (count_handoff),
+        frames);
+    gst_object_unref (sink);
+  }
+  bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  while ((m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+              GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))) {
+    const GstMessageType t = GST_MESSAGE_TYPE (m);
+    fail_if (t == GST_MESSAGE_ERROR, "error on the bus");
+    gst_message_unref (m);
+    if (t == GST_MESSAGE_EOS)
+      break;
+    warnings++;
+  }
+  {
+    GstElement *parse = gst_bin_get_by_name (GST_BIN (p), "parse");
+    GstElement *dec = gst_bin_get_by_name (GST_BIN (p), "dec");
+    g_object_get (parse, "warnings", parse_warnings, NULL);
+    g_object_get (dec, "warnings", dec_warnings, NULL);
+    gst_object_unref (parse);
+    gst_object_unref (dec);
+  }
+  gst_object_unref (bus);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  g_free (desc);
+  g_unlink (path);
+  g_free (path);
+  return warnings;
+}
+
+START_TEST (test_corrupt_warns)
+{
+  GPtrArray *units = core_stream (7);
+  GByteArray *a = g_byte_array_new ();
+  guint frames, pw, dw, warnings;
+  NervPacket pkt;
+  size_t hlen;
+
+  for (guint i = 0; i < units->len; i++) {
+    gsize len;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
+    g_byte_array_append (a, d, len);
+  }
+  /* 100 bytes XORed inside the first key group packet (after the stream
+   * header): its key period is lost, frame 6 decodes; this used to end
+   * with no message at all */
+  fail_unless_equals_int (nerv_packet_parse (a->data, a->len, &pkt, &hlen),
+      NERV_OK);
+  for (int i = 0; i < 100; i++)
+    a->data[hlen + 30 + i] ^= 0x5a;
+  warnings = run_file_warnings (a->data, a->len, &frames, &pw, &dw);
+  fail_unless_equals_int (frames, 1);
+  fail_unless (warnings >= 2, "%u warnings", warnings);
+  fail_unless (pw >= 1 && dw >= 1, "parser %u, decoder %u warnings", pw, dw);
+  fail_unless_equals_int (warnings, pw + dw);
+
+  /* truncated inside the last frame's packet: the frames before it, and a
+   * warning */
+  for (int i = 0; i < 100; i++)
+    a->data[hlen + 30 + i] ^= 0x5a;
+  warnings = run_file_warnings (a->data, a->len - 3, &frames, &pw, &dw);
+  fail_unless_equals_int (frames, 6);
+  fail_unless_equals_int (pw, 1);
+  fail_unless_equals_int (warnings, 1);
+  g_byte_array_free (a, TRUE);
+  g_ptr_array_unref (units);
+}
+END_TEST;
+
+/* A stream that starts with no key frame: one warning for the frames
+ * dropped before the first key frame (not one each); after a flush the
+ * same wait is quiet. */
+START_TEST (test_harness_no_key_warns)
+{
+  GstHarness *h = gst_harness_new ("nervdec");
+  GPtrArray *units = core_stream (7);
+  guint warnings = 0;
+
+  gst_harness_set_src_caps_str (h, "video/x-nerv,parsed=true,width=64,"
+      "height=48,framerate=25/1");
+  for (int i = 1; i < 7; i++)
+    fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, i)),
+        GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  g_object_get (h->element, "warnings", &warnings, NULL);
+  fail_unless_equals_int (warnings, 1);
+
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_harness_set_src_caps_str (h, "video/x-nerv,parsed=true,width=64,"
+      "height=48,framerate=25/1");
+  {
+    GstSegment seg;
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  }
+  for (int i = 1; i < 4; i++)
+    fail_unless_equals_int (gst_harness_push (h, unit_buffer (units, i)),
+        GST_FLOW_OK);
+  g_object_get (h->element, "warnings", &warnings, NULL);
+  fail_unless_equals_int (warnings, 1);
+  g_ptr_array_unref (units);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
+/* ---- issue 15, item 7: a rate no fraction holds ------------------------- */
+
+/* fps_n = 0x80000000 gave a GStreamer-CRITICAL (passed value smaller than
+ * -G_MAXINT), which fails this test; the rate is read as unknown now */
+START_TEST (test_harness_bad_rate)
+{
+  GstHarness *h = gst_harness_new ("nervdec");
+  GPtrArray *units = core_stream (3);
+  GByteArray *a = g_byte_array_new ();
+  GstBuffer *b;
+  GstCaps *caps;
+  gint fn = -1, fd = -1;
+  gsize len;
+  const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, 0), &len);
+
+  g_byte_array_append (a, d, len);
+  fail_unless (memcmp (a->data, "NRVS", 4) == 0);
+  nerv_write_u32le (a->data + 8 + 6, 0x80000000u);
+  {
+    const guint32 plen = nerv_read_u32le (a->data + 4);
+    nerv_write_u32le (a->data + 8 + plen, av_crc (av_crc_get_table
+            (AV_CRC_32_IEEE_LE), 0, a->data + 3, 5 + plen));
+  }
+  gst_harness_set_src_caps_str (h, "video/x-nerv,parsed=true,width=64,"
+      "height=48");
+  b = gst_buffer_new_memdup (a->data, a->len);
+  GST_BUFFER_PTS (b) = 0;
+  fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (gst_structure_get_fraction (gst_caps_get_structure (caps, 0),
+          "framerate", &fn, &fd));
+  fail_unless (fn >= 0 && fd > 0, "framerate %d/%d", fn, fd);
+  gst_caps_unref (caps);
+  g_byte_array_free (a, TRUE);
+  g_ptr_array_unref (units);
+  gst_harness_teardown (h);
+}
+END_TEST;
+
 static Suite *
 nervdec_suite (void)
 {
@@ -356,6 +540,9 @@ nervdec_suite (void)
   tcase_add_test (tc, test_corrupt_file_recovers);
   tcase_add_test (tc, test_harness_decode);
   tcase_add_test (tc, test_harness_corrupt);
+  tcase_add_test (tc, test_corrupt_warns);
+  tcase_add_test (tc, test_harness_no_key_warns);
+  tcase_add_test (tc, test_harness_bad_rate);
   suite_add_tcase (s, tc);
   return s;
 }

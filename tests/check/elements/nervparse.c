@@ -16,9 +16,11 @@
 #include <gst/base/gsttypefindhelper.h>
 #include <glib/gstdio.h>
 #include <libavutil/crc.h>
+#include <dlfcn.h>
 #include <string.h>
 
 #include "nerv-codec.h"
+#include "nerv-hostile.h"
 #include "nerv-test-util.h"
 
 #define W 32
@@ -937,6 +939,330 @@ GST_START_TEST (test_file_parsebin)
 
 GST_END_TEST;
 
+
+/* ---- issue 15: linear work, bounded units, visible damage ---------------- */
+
+/* The plugin's copy of the core (it links libnerv statically) counts the
+ * bytes its packet checks CRC: its nerv_crc_bytes(). */
+static guint64
+plugin_crc_bytes (void)
+{
+  static guint64 (*fn) (void) = NULL;
+
+  if (!fn) {
+    GstPlugin *plugin = gst_registry_find_plugin (gst_registry_get (), "nerv");
+    void *m;
+    fail_unless (plugin != NULL);
+    plugin = gst_plugin_load (plugin);
+    /* the plugin is loaded: this only finds it (and keeps it open) */
+    m = dlopen (gst_plugin_get_filename (plugin), RTLD_NOW);
+    fail_unless (m != NULL, "%s", dlerror ());
+    fn = (guint64 (*)(void)) dlsym (m, "nerv_crc_bytes");
+    fail_unless (fn != NULL, "%s", dlerror ());
+    gst_object_unref (plugin);
+  }
+  return fn ();
+}
+
+/* warning messages on @bus (popped) */
+static guint
+count_warnings (GstBus * bus)
+{
+  GstMessage *m;
+  guint n = 0;
+
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
+    n++;
+    gst_message_unref (m);
+  }
+  return n;
+}
+
+static guint
+parser_warnings (GstElement * e)
+{
+  guint n = 0;
+  g_object_get (e, "warnings", &n, NULL);
+  return n;
+}
+
+/* The stream header, 2 MiB of valid packets of an unknown type, then the
+ * stream: one frame unit of 2 MiB, pushed in 4 KiB buffers as filesrc
+ * does. The parser walked the unit from its start at every buffer (and
+ * asked for one byte more), which CRC'd ~n^2 / 8 KiB bytes (512 MiB here;
+ * 300 s for 64 MiB); now each byte is walked once. (Packets of 200 bytes:
+ * the CRCs of longer ones are cached by the splitter, which would hide the
+ * walks, not their cost.) */
+GST_START_TEST (test_parse_unknown_linear)
+{
+  GstHarness *h = new_parser (GST_FORMAT_BYTES);
+  GByteArray *in = g_byte_array_new ();
+  GRand *rand = g_rand_new_with_seed (70);
+  guint64 c0;
+  gsize pos = 0;
+
+  nerv_hostile_unknown (in, stream->data, stream->len, 2 << 20, 200);
+  c0 = plugin_crc_bytes ();
+  while (pos < in->len) {
+    const gsize n = MIN (4096, in->len - pos);
+    fail_unless_equals_int (gst_harness_push (h,
+            gst_buffer_new_memdup (in->data + pos, n)), GST_FLOW_OK);
+    pos += n;
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  {
+    const guint64 crc = plugin_crc_bytes () - c0;
+    fail_unless (crc <= 2 * (guint64) in->len, "%" G_GUINT64_FORMAT
+        " bytes CRC'd for %u bytes of input", crc, in->len);
+  }
+  {
+    Expect ex[N];
+    check_output (h, ex, expect_frames (ex, 0, N, 0), in->data, in->len);
+  }
+  fail_unless_equals_int (parser_warnings (h->element), 0);
+  g_rand_free (rand);
+  g_byte_array_free (in, TRUE);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* A unit larger than max-frame-size is dropped with a warning and the
+ * parser resynchronises: frames come out again from the next key frame
+ * (the dropped unit had the first stream header). */
+GST_START_TEST (test_parse_max_frame_size)
+{
+  GstHarness *h = new_parser (GST_FORMAT_BYTES);
+  GByteArray *in = g_byte_array_new ();
+  GstBus *bus = gst_bus_new ();
+  GRand *rand = g_rand_new_with_seed (71);
+  Expect ex[N];
+  guint64 skipped = 0;
+
+  gst_element_set_bus (h->element, bus);
+  g_object_set (h->element, "max-frame-size", 1 << 20, NULL);
+  nerv_hostile_unknown (in, stream->data, stream->len, 2 << 20, 4096);
+  push_data (h, in->data, in->len, 8192, rand);
+  check_output (h, ex, expect_frames (ex, 6, N, 0),
+      stream->data + frame_start (6), stream->len - frame_start (6));
+  fail_unless_equals_int (parser_warnings (h->element), 1);
+  fail_unless_equals_int (count_warnings (bus), 1);
+  g_object_get (h->element, "skipped-bytes", &skipped, NULL);
+  fail_unless_equals_uint64 (skipped, in->len - (stream->len -
+          frame_start (6)));
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  g_rand_free (rand);
+  g_byte_array_free (in, TRUE);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Damage is not silent: one warning per damaged run (counted), the
+ * skipped bytes counted; a cut inside a packet at the end warns of
+ * truncation. */
+GST_START_TEST (test_parse_warnings)
+{
+  GstHarness *h = new_parser (GST_FORMAT_BYTES);
+  GByteArray *in = stream_copy (0, N);
+  GstBus *bus = gst_bus_new ();
+  GRand *rand = g_rand_new_with_seed (72);
+  const gsize f3 = frame_packet (3), f7 = frame_packet (7);
+  guint64 skipped = 0;
+  GstMessage *m;
+  GError *err = NULL;
+
+  gst_element_set_bus (h->element, bus);
+  /* frame 3's and frame 7's frame packets damaged; XOR 100 bytes of the
+   * first group packet */
+  in->data[f3 + 10] ^= 0x40;
+  in->data[f7 + 9] ^= 0x01;
+  push_data (h, in->data, in->len, 100, rand);
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), N - 2);
+  fail_unless_equals_int (parser_warnings (h->element), 2);
+  g_object_get (h->element, "skipped-bytes", &skipped, NULL);
+  fail_unless_equals_uint64 (skipped, 2 * NERV_FRAME_PACKET_SIZE);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (m != NULL);
+  gst_message_parse_warning (m, &err, NULL);
+  fail_unless (g_error_matches (err, GST_STREAM_ERROR,
+          GST_STREAM_ERROR_DECODE));
+  fail_unless (strstr (err->message, "Corrupt") != NULL, "%s", err->message);
+  g_clear_error (&err);
+  gst_message_unref (m);
+  fail_unless_equals_int (count_warnings (bus), 1);
+  gst_element_set_bus (h->element, NULL);
+  gst_harness_teardown (h);
+
+  /* truncated inside the last frame's packet, and after a group packet
+   * without its frame */
+  for (int k = 0; k < 2; k++) {
+    const gsize cut = k ? frame_packet (6) : stream->len - 5;
+    h = new_parser (GST_FORMAT_BYTES);
+    gst_element_set_bus (h->element, bus);
+    push_data (h, stream->data, cut, 9, rand);
+    fail_unless_equals_int (gst_harness_buffers_in_queue (h), k ? 6 : N - 1);
+    fail_unless_equals_int (parser_warnings (h->element), 1);
+    m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+    fail_unless (m != NULL);
+    gst_message_parse_warning (m, &err, NULL);
+    fail_unless (strstr (err->message, "truncated") != NULL, "%s",
+        err->message);
+    g_clear_error (&err);
+    gst_message_unref (m);
+    gst_element_set_bus (h->element, NULL);
+    gst_harness_teardown (h);
+  }
+  gst_object_unref (bus);
+  g_rand_free (rand);
+  g_byte_array_free (in, TRUE);
+}
+
+GST_END_TEST;
+
+/* A valid stream, then 256 KiB of candidate packets (each "NRVS" and a
+ * length to the end, every 8 bytes), read from a file as decodebin does
+ * (pull mode: the file scan and the frames): linear CRC work. */
+GST_START_TEST (test_file_hostile_linear)
+{
+  GByteArray *in = stream_copy (0, N);
+  gchar *path;
+  guint64 c0, crc;
+  Player p;
+
+  nerv_hostile_resync (in, 256 << 10, 0);
+  path = write_file (in->data, in->len);
+  c0 = plugin_crc_bytes ();
+  player_open (&p, path, "nervparse");
+  fail_unless_equals_int64 (player_duration (&p), N * DUR);
+  player_run_to_eos (&p);
+  check_recorded (&p, 0, N);
+  crc = plugin_crc_bytes () - c0;
+  fail_unless (crc <= 64 * (guint64) in->len, "%" G_GUINT64_FORMAT
+      " bytes CRC'd for %u bytes of input", crc, in->len);
+  player_close (&p);
+  g_unlink (path);
+  g_free (path);
+  g_byte_array_free (in, TRUE);
+}
+
+GST_END_TEST;
+
+/* ---- issue 15, item 7: rates and frame numbers at their limits ----------- */
+
+static void
+write_u64le (guint8 * p, guint64 v)
+{
+  nerv_write_u32le (p, (guint32) v);
+  nerv_write_u32le (p + 4, (guint32) (v >> 32));
+}
+
+/* a copy of the stream with every frame number (and group's first frame)
+ * + @base, and the rate @fps_n/@fps_d, CRCs fixed */
+static GByteArray *
+stream_renumbered (guint64 base, guint32 fps_n, guint32 fps_d)
+{
+  GByteArray *a = stream_copy (0, N);
+  gsize pos = 0;
+
+  while (pos < a->len) {
+    NervPacket pkt;
+    size_t used;
+    guint8 *pl = a->data + pos + 8;
+    fail_unless_equals_int (nerv_packet_parse (a->data + pos, a->len - pos,
+            &pkt, &used), NERV_OK);
+    if (pkt.type == 'S') {
+      nerv_write_u32le (pl + 6, fps_n);
+      nerv_write_u32le (pl + 10, fps_d);
+    } else if (pkt.type == 'G') {
+      write_u64le (pl + 7, nerv_read_u64le (pl + 7) + base);
+    } else if (pkt.type == 'F') {
+      write_u64le (pl, nerv_read_u64le (pl) + base);
+    }
+    fix_crc (a->data + pos);
+    pos += used;
+  }
+  return a;
+}
+
+/* every buffer out: valid, increasing timestamps */
+static void
+check_timestamps (GstHarness * h, guint n, gint fps_n, gint fps_d)
+{
+  GstClockTime last = GST_CLOCK_TIME_NONE;
+  GstCaps *caps;
+  gint cn = -1, cd = -1;
+
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), n);
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *b = gst_harness_pull (h);
+    fail_unless (GST_BUFFER_PTS_IS_VALID (b));
+    fail_unless (GST_BUFFER_DURATION_IS_VALID (b));
+    if (GST_CLOCK_TIME_IS_VALID (last))
+      fail_unless (GST_BUFFER_PTS (b) > last);
+    last = GST_BUFFER_PTS (b);
+    gst_buffer_unref (b);
+  }
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (gst_structure_get_fraction (gst_caps_get_structure (caps, 0),
+          "framerate", &cn, &cd));
+  fail_unless_equals_int (cn, fps_n);
+  fail_unless_equals_int (cd, fps_d);
+  gst_caps_unref (caps);
+}
+
+GST_START_TEST (test_parse_rates_and_numbers)
+{
+  static const struct
+  {
+    guint64 base;
+    guint32 fps_n, fps_d;
+    gint caps_n, caps_d;
+  } cases[] = {
+    /* rates no fraction holds: unknown (a GStreamer-CRITICAL in nervdec,
+     * caps of -1/1 before) */
+    {0, 0x80000000u, 1, 0, 1},
+    {0, 25, 0xffffffffu, 0, 1},
+    /* frame numbers near the limit: times beyond a GstClockTime (the index
+     * assertion GST_CLOCK_TIME_IS_VALID (ts) in pull mode, invalid
+     * timestamps in push mode); the slowest rate there is */
+    {NERV_MAX_FRAME_NUMBER - 2 * N, 25, 1, 25, 1},
+    {1000, 1, 86400, 1, 86400},
+    /* slower than a frame a day: unknown */
+    {0, 1, 86401, 0, 1},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GByteArray *in = stream_renumbered (cases[i].base, cases[i].fps_n,
+        cases[i].fps_d);
+    GstHarness *h = new_parser (GST_FORMAT_BYTES);
+    gchar *path;
+    Player p;
+
+    push_data (h, in->data, in->len, 0, NULL);
+    check_timestamps (h, N, cases[i].caps_n, cases[i].caps_d);
+    gst_harness_teardown (h);
+
+    /* from a file (pull mode: the scan and its index) */
+    path = write_file (in->data, in->len);
+    player_open (&p, path, "nervparse");
+    player_run_to_eos (&p);
+    g_mutex_lock (&p.rec.lock);
+    fail_unless_equals_int (p.rec.pts->len, N);
+    for (guint k = 0; k < N; k++)
+      fail_unless (GST_CLOCK_TIME_IS_VALID (g_array_index (p.rec.pts,
+                  GstClockTime, k)));
+    g_mutex_unlock (&p.rec.lock);
+    player_close (&p);
+    g_unlink (path);
+    g_free (path);
+    g_byte_array_free (in, TRUE);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 nervparse_suite (void)
 {
@@ -961,6 +1287,11 @@ nervparse_suite (void)
   tcase_add_test (tc, test_file_damaged);
   tcase_add_test (tc, test_file_big_packets);
   tcase_add_test (tc, test_file_parsebin);
+  tcase_add_test (tc, test_parse_unknown_linear);
+  tcase_add_test (tc, test_parse_max_frame_size);
+  tcase_add_test (tc, test_parse_warnings);
+  tcase_add_test (tc, test_file_hostile_linear);
+  tcase_add_test (tc, test_parse_rates_and_numbers);
   suite_add_tcase (s, tc);
   return s;
 }
