@@ -270,6 +270,7 @@ cmd_encode (int argc, char **argv)
   gboolean verbose = FALSE, scratch = FALSE, force = FALSE;
   OutFile of;
   gchar *model = NULL;
+  int kind = -1;               /* from --model */
   SettingArgs args = { 0, };
   const GOptionEntry other_entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_STRING, &model,
@@ -315,10 +316,16 @@ cmd_encode (int argc, char **argv)
   }
   g_option_context_free (ctx);
   g_ptr_array_unref (texts);
-  if (model && strcmp (model, "nerv") && strcmp (model, "hnerv")
-      && strcmp (model, "grid")) {
-    g_printerr ("nerv-tool: --model must be grid, hnerv or nerv\n");
-    return 2;
+  if (model) {
+    const gboolean known = !strcmp (model, "nerv") || !strcmp (model, "hnerv")
+        || !strcmp (model, "grid");
+    kind = !strcmp (model, "nerv") ? NERV_MODEL_NERV :
+        !strcmp (model, "grid") ? NERV_MODEL_GRID : NERV_MODEL_HNERV;
+    g_free (model);             /* GOption's copy */
+    if (!known) {
+      g_printerr ("nerv-tool: --model must be grid, hnerv or nerv\n");
+      return 2;
+    }
   }
   if (frames < 0 || start < 0) {
     g_printerr ("nerv-tool: negative --frames or --start\n");
@@ -335,9 +342,8 @@ cmd_encode (int argc, char **argv)
   s.format = y.format;
   s.fps_n = y.fps_n;
   s.fps_d = y.fps_d;
-  if (model)
-    s.kind = !strcmp (model, "nerv") ? NERV_MODEL_NERV :
-        !strcmp (model, "grid") ? NERV_MODEL_GRID : NERV_MODEL_HNERV;
+  if (kind >= 0)
+    s.kind = kind;
   s.from_scratch = scratch;
   s.progress = encode_progress;
   s.user_data = GINT_TO_POINTER (verbose);
