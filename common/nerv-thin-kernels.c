@@ -26,6 +26,113 @@
 #define CHUNK 64
 
 
+/* ---- the C reference (also the blocked kernels' tails) ---------------- */
+/* y[co][i] = b[co] + sum_ci w[co][ci] x[ci][i], i < n (b may be NULL) */
+static void
+ref_pw_fwd (int cin, int cout, int n, const float *w, const float *b,
+    const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy)
+{
+  for (int i0 = 0; i0 < n; i0 += CHUNK) {
+    const int m = MIN (CHUNK, n - i0);
+    for (int co = 0; co < cout; co++) {
+      float acc[CHUNK];
+      const float bias = b ? b[co] : 0.0f;
+      const float *wr = w + (size_t) co * cin;
+      for (int i = 0; i < m; i++)
+        acc[i] = bias;
+      for (int ci = 0; ci < cin; ci++) {
+        const float wv = wr[ci];
+        const float *xr = x + ci * ldx + i0;
+        for (int i = 0; i < m; i++)
+          acc[i] += wv * xr[i];
+      }
+      memcpy (y + co * ldy + i0, acc, sizeof (float) * m);
+    }
+  }
+}
+
+/* gw[co][ci] += sum_i dy[co][i] x[ci][i]; gb[co] += sum_i dy[co][i] */
+static void
+ref_pw_grad_w (int cin, int cout, int n, const float *x, ptrdiff_t ldx,
+    const float *dy, ptrdiff_t lddy, float *gw, float *gb)
+{
+  for (int co = 0; co < cout; co++) {
+    const float *d = dy + co * lddy;
+    float s[8] = { 0 };
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int l = 0; l < 8; l++)
+        s[l] += d[i + l];
+    for (; i < n; i++)
+      s[0] += d[i];
+    gb[co] += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (int ci = 0; ci < cin; ci++) {
+      const float *xr = x + ci * ldx;
+      float t[8] = { 0 };
+      for (i = 0; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+          t[l] += d[i + l] * xr[i + l];
+      for (; i < n; i++)
+        t[0] += d[i] * xr[i];
+      gw[(size_t) co * cin + ci] += ((t[0] + t[1]) + (t[2] + t[3])) +
+          ((t[4] + t[5]) + (t[6] + t[7]));
+    }
+  }
+}
+
+/* One output row of a 3x3 convolution: out[co][c] = b[co] + sum_ci,ky,kx
+ * w[co][ci][ky][kx] rows[ci*3+ky][c+kx], c < width; each row is padded
+ * (width + 2 values, the first at column -1). */
+static void
+ref_c3_fwd_row (int cin, int cout, int width, const float *w, const float *b,
+    const float *const *rows, float *const *out)
+{
+  for (int co = 0; co < cout; co++) {
+    float *o = out[co];
+    const float bias = b ? b[co] : 0.0f;
+    for (int c = 0; c < width; c++)
+      o[c] = bias;
+    for (int ci = 0; ci < cin; ci++)
+      for (int ky = 0; ky < 3; ky++) {
+        const float *k = w + ((size_t) (co * cin + ci) * 3 + ky) * 3;
+        const float k0 = k[0], k1 = k[1], k2 = k[2];
+        const float *p = rows[ci * 3 + ky];
+        for (int c = 0; c < width; c++)
+          o[c] += k0 * p[c] + k1 * p[c + 1] + k2 * p[c + 2];
+      }
+  }
+}
+
+/* gw[co][ci][ky][kx] += sum_c dy[co][c] rows[ci*3+ky][c+kx];
+ * gb[co] += sum_c dy[co][c] */
+static void
+ref_c3_grad_w_row (int cin, int cout, int width, const float *const *rows,
+    const float *const *dy, float *gw, float *gb)
+{
+  for (int co = 0; co < cout; co++) {
+    const float *d = dy[co];
+    float s = 0;
+    for (int c = 0; c < width; c++)
+      s += d[c];
+    gb[co] += s;
+    for (int ci = 0; ci < cin; ci++)
+      for (int ky = 0; ky < 3; ky++) {
+        const float *p = rows[ci * 3 + ky];
+        float *g = gw + ((size_t) (co * cin + ci) * 3 + ky) * 3;
+        float t0 = 0, t1 = 0, t2 = 0;
+        for (int c = 0; c < width; c++) {
+          t0 += d[c] * p[c];
+          t1 += d[c] * p[c + 1];
+          t2 += d[c] * p[c + 2];
+        }
+        g[0] += t0;
+        g[1] += t1;
+        g[2] += t2;
+      }
+  }
+}
+
+
 #ifdef NERV_THIN_BLOCKED
 
 /* VW floats a vector: GCC's vector extension, 8 wide with -mavx2 */
@@ -83,20 +190,6 @@ PW_BLOCK (4)
 PW_BLOCK (1)
 #undef PW_BLOCK
 
-/* the plain loop for a tail of m < PB pixels */
-static void
-pw_fwd_tail (int cin, int cout, int m, const float *w, const float *b,
-    const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy)
-{
-  for (int co = 0; co < cout; co++)
-    for (int i = 0; i < m; i++) {
-      float acc = b ? b[co] : 0.0f;
-      for (int ci = 0; ci < cin; ci++)
-        acc += w[(size_t) co * cin + ci] * x[ci * ldx + i];
-      y[co * ldy + i] = acc;
-    }
-}
-
 static void
 FN (pw_fwd) (int cin, int cout, int n, const float *w, const float *b,
     const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy)
@@ -112,7 +205,7 @@ FN (pw_fwd) (int cin, int cout, int n, const float *w, const float *b,
           y + co * ldy + i0, ldy);
   }
   if (i0 < n)
-    pw_fwd_tail (cin, cout, n - i0, w, b, x + i0, ldx, y + i0, ldy);
+    ref_pw_fwd (cin, cout, n - i0, w, b, x + i0, ldx, y + i0, ldy);
 }
 
 #define TILE 256                /* pixels of a gradient tile (L1) */
@@ -157,19 +250,9 @@ FN (pw_grad_w) (int cin, int cout, int n, const float *x, ptrdiff_t ldx,
   const int nv = n / VW * VW;   /* the vector part; the rest is scalar */
 
   /* [co][ci] vector accumulators over the whole range, then one
-   * horizontal sum each; larger layers go by the plain loop */
+   * horizontal sum each; larger layers go by the reference */
   if ((size_t) cin * cout > MAX_ACC || cout > MAX_COUT) {
-    for (int co = 0; co < cout; co++) {
-      const float *d = dy + co * lddy;
-      for (int i = 0; i < n; i++)
-        gb[co] += d[i];
-      for (int ci = 0; ci < cin; ci++) {
-        float t = 0;
-        for (int i = 0; i < n; i++)
-          t += d[i] * x[ci * ldx + i];
-        gw[(size_t) co * cin + ci] += t;
-      }
-    }
+    ref_pw_grad_w (cin, cout, n, x, ldx, dy, lddy, gw, gb);
     return;
   }
   {
@@ -262,16 +345,15 @@ FN (c3_fwd_row) (int cin, int cout, int width, const float *w, const float *b,
         st (out[co + k] + c0, a[k]);
     }
   }
-  for (int co = 0; co < cout; co++)
-    for (int c = c0; c < width; c++) {
-      float acc = b ? b[co] : 0.0f;
-      for (int r = 0; r < 3 * cin; r++) {
-        const float *kk = w + ((size_t) (co * cin + r / 3) * 3 + r % 3) * 3;
-        const float *p = rows[r];
-        acc += kk[0] * p[c] + kk[1] * p[c + 1] + kk[2] * p[c + 2];
-      }
-      out[co][c] = acc;
-    }
+  if (c0 < width) {             /* the last columns by the reference */
+    const float *r2[3 * MAX_COUT];
+    float *o2[MAX_COUT];
+    for (int r = 0; r < 3 * cin; r++)
+      r2[r] = rows[r] + c0;
+    for (int co = 0; co < cout; co++)
+      o2[co] = out[co] + c0;
+    ref_c3_fwd_row (cin, cout, width - c0, w, b, r2, o2);
+  }
 }
 
 /* its weight gradient: for each input row, the three shifted vectors
@@ -286,12 +368,9 @@ FN (c3_grad_w_row) (int cin, int cout, int width, const float *const *rows,
   for (int co = 0; co < cout; co++) {
     const float *d = dy[co];
     vf s = { 0 };
-    float t = 0;
     for (int c = 0; c < wv; c += VW)
       s += ld (d + c);
-    for (int c = wv; c < width; c++)
-      t += d[c];
-    gb[co] += hsum (s) + t;
+    gb[co] += hsum (s);
   }
   for (int co = 0; co < cout; co += 4) {
     const int kb = MIN (4, cout - co);
@@ -314,125 +393,19 @@ FN (c3_grad_w_row) (int cin, int cout, int width, const float *const *rows,
         }
       }
       for (int k = 0; k < kb; k++) {
-        const float *d = dy[co + k];
-        float t0 = hsum (a[k][0]), t1 = hsum (a[k][1]), t2 = hsum (a[k][2]);
-        for (int c = wv; c < width; c++) {
-          t0 += d[c] * p[c];
-          t1 += d[c] * p[c + 1];
-          t2 += d[c] * p[c + 2];
-        }
-        g[k][0] += t0;
-        g[k][1] += t1;
-        g[k][2] += t2;
+        g[k][0] += hsum (a[k][0]);
+        g[k][1] += hsum (a[k][1]);
+        g[k][2] += hsum (a[k][2]);
       }
     }
   }
-}
-
-#else /* the C reference */
-
-/* y[co][i] = b[co] + sum_ci w[co][ci] x[ci][i], i < n (b may be NULL) */
-static void
-FN (pw_fwd) (int cin, int cout, int n, const float *w, const float *b,
-    const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy)
-{
-  for (int i0 = 0; i0 < n; i0 += CHUNK) {
-    const int m = MIN (CHUNK, n - i0);
-    for (int co = 0; co < cout; co++) {
-      float acc[CHUNK];
-      const float bias = b ? b[co] : 0.0f;
-      const float *wr = w + (size_t) co * cin;
-      for (int i = 0; i < m; i++)
-        acc[i] = bias;
-      for (int ci = 0; ci < cin; ci++) {
-        const float wv = wr[ci];
-        const float *xr = x + ci * ldx + i0;
-        for (int i = 0; i < m; i++)
-          acc[i] += wv * xr[i];
-      }
-      memcpy (y + co * ldy + i0, acc, sizeof (float) * m);
-    }
-  }
-}
-
-/* gw[co][ci] += sum_i dy[co][i] x[ci][i]; gb[co] += sum_i dy[co][i] */
-static void
-FN (pw_grad_w) (int cin, int cout, int n, const float *x, ptrdiff_t ldx,
-    const float *dy, ptrdiff_t lddy, float *gw, float *gb)
-{
-  for (int co = 0; co < cout; co++) {
-    const float *d = dy + co * lddy;
-    float s[8] = { 0 };
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (int l = 0; l < 8; l++)
-        s[l] += d[i + l];
-    for (; i < n; i++)
-      s[0] += d[i];
-    gb[co] += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (int ci = 0; ci < cin; ci++) {
-      const float *xr = x + ci * ldx;
-      float t[8] = { 0 };
-      for (i = 0; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++)
-          t[l] += d[i + l] * xr[i + l];
-      for (; i < n; i++)
-        t[0] += d[i] * xr[i];
-      gw[(size_t) co * cin + ci] += ((t[0] + t[1]) + (t[2] + t[3])) +
-          ((t[4] + t[5]) + (t[6] + t[7]));
-    }
-  }
-}
-
-/* One output row of a 3x3 convolution: out[co][c] = b[co] + sum_ci,ky,kx
- * w[co][ci][ky][kx] rows[ci*3+ky][c+kx], c < width; each row is padded
- * (width + 2 values, the first at column -1). */
-static void
-FN (c3_fwd_row) (int cin, int cout, int width, const float *w, const float *b,
-    const float *const *rows, float *const *out)
-{
-  for (int co = 0; co < cout; co++) {
-    float *o = out[co];
-    const float bias = b ? b[co] : 0.0f;
-    for (int c = 0; c < width; c++)
-      o[c] = bias;
-    for (int ci = 0; ci < cin; ci++)
-      for (int ky = 0; ky < 3; ky++) {
-        const float *k = w + ((size_t) (co * cin + ci) * 3 + ky) * 3;
-        const float k0 = k[0], k1 = k[1], k2 = k[2];
-        const float *p = rows[ci * 3 + ky];
-        for (int c = 0; c < width; c++)
-          o[c] += k0 * p[c] + k1 * p[c + 1] + k2 * p[c + 2];
-      }
-  }
-}
-
-/* gw[co][ci][ky][kx] += sum_c dy[co][c] rows[ci*3+ky][c+kx];
- * gb[co] += sum_c dy[co][c] */
-static void
-FN (c3_grad_w_row) (int cin, int cout, int width, const float *const *rows,
-    const float *const *dy, float *gw, float *gb)
-{
-  for (int co = 0; co < cout; co++) {
-    const float *d = dy[co];
-    float s = 0;
-    for (int c = 0; c < width; c++)
-      s += d[c];
-    gb[co] += s;
-    for (int ci = 0; ci < cin; ci++)
-      for (int ky = 0; ky < 3; ky++) {
-        const float *p = rows[ci * 3 + ky];
-        float *g = gw + ((size_t) (co * cin + ci) * 3 + ky) * 3;
-        float t0 = 0, t1 = 0, t2 = 0;
-        for (int c = 0; c < width; c++) {
-          t0 += d[c] * p[c];
-          t1 += d[c] * p[c + 1];
-          t2 += d[c] * p[c + 2];
-        }
-        g[0] += t0;
-        g[1] += t1;
-        g[2] += t2;
-      }
+  if (wv < width) {             /* the last columns by the reference */
+    const float *r2[3 * MAX_COUT], *d2[MAX_COUT];
+    for (int r = 0; r < 3 * cin; r++)
+      r2[r] = rows[r] + wv;
+    for (int co = 0; co < cout; co++)
+      d2[co] = dy[co] + wv;
+    ref_c3_grad_w_row (cin, cout, width - wv, r2, d2, gw, gb);
   }
 }
 
@@ -443,8 +416,15 @@ void FN (nerv_thin_init) (NervDsp * dsp);
 void
 FN (nerv_thin_init) (NervDsp * dsp)
 {
+#ifdef NERV_THIN_BLOCKED
   dsp->pw_fwd = FN (pw_fwd);
   dsp->pw_grad_w = FN (pw_grad_w);
   dsp->c3_fwd_row = FN (c3_fwd_row);
   dsp->c3_grad_w_row = FN (c3_grad_w_row);
+#else
+  dsp->pw_fwd = ref_pw_fwd;
+  dsp->pw_grad_w = ref_pw_grad_w;
+  dsp->c3_fwd_row = ref_c3_fwd_row;
+  dsp->c3_grad_w_row = ref_c3_grad_w_row;
+#endif
 }
