@@ -428,7 +428,21 @@ check_sgemm_case (const NervDsp * ref, const NervDsp * dsp, int c, int off,
 static const int thin_shapes[][2] = {
   {1, 1}, {19, 3}, {19, 16}, {16, 16}, {16, 3}, {3, 16}, {55, 8}, {8, 2},
   {5, 7}, {2, 9},
+  {33, 33}, {2, 70},            /* the blocked 1x1 gradient's fallback */
 };
+
+/* shapes the 3x3 layers do not take (only the 1x1 ones) */
+#define THIN_C3_SKIP(cin, cout) \
+  ((cin) > NERV_THIN_MAX_C || (cout) > NERV_THIN_MAX_C || (cin) * (cout) > 1024)
+
+/* fail_msg prefixed with the shape */
+static gboolean
+thin_fail (int cin, int cout)
+{
+  char msg[sizeof fail_msg];
+  g_strlcpy (msg, fail_msg, sizeof msg);
+  return FAIL ("cin=%d cout=%d: %s", cin, cout, msg);
+}
 
 #define THIN_SHAPES G_N_ELEMENTS (thin_shapes)
 
@@ -537,11 +551,8 @@ check_pw_grad_w (const NervDsp * ref, const NervDsp * dsp, int n, int off,
   dsp->pw_grad_w (cin, cout, n, x, ldx, dy, lddy, g, g + nw);
   ok = gbuf_ok (&gg, "gw") && compare ("gw", g, want, tol, nw) &&
       compare ("gb", g + nw, want + nw, tol + nw, cout);
-  if (!ok) {
-    char msg[sizeof fail_msg];
-    g_strlcpy (msg, fail_msg, sizeof msg);
-    (void) FAIL ("cin=%d cout=%d: %s", cin, cout, msg);
-  }
+  if (!ok)
+    thin_fail (cin, cout);
   gbuf_free (&gg);
   nerv_free (x - off);
   nerv_free (dy - (off + 1) % 4);
@@ -581,7 +592,7 @@ check_c3_fwd_row (const NervDsp * ref, const NervDsp * dsp, int width,
   GBuf gy;
   gboolean ok;
 
-  if (cin > NERV_THIN_MAX_C || cout > NERV_THIN_MAX_C)
+  if (THIN_C3_SKIP (cin, cout))
     return TRUE;
   rows = c3_rows (cin, width, off);
   w = thin_rows (1, cout * cin * 9, 0, 0);
@@ -604,11 +615,8 @@ check_c3_fwd_row (const NervDsp * ref, const NervDsp * dsp, int width,
   ref->c3_fwd_row (cin, cout, width, w, b, rows, wrow);
   dsp->c3_fwd_row (cin, cout, width, w, b, rows, grow);
   ok = gbuf_ok (&gy, "out") && compare ("out", got, want, tol, cout * width);
-  if (!ok) {
-    char msg[sizeof fail_msg];
-    g_strlcpy (msg, fail_msg, sizeof msg);
-    (void) FAIL ("cin=%d cout=%d: %s", cin, cout, msg);
-  }
+  if (!ok)
+    thin_fail (cin, cout);
   gbuf_free (&gy);
   c3_rows_free (rows, cin, off);
   nerv_free (w);
@@ -631,7 +639,7 @@ check_c3_grad_w_row (const NervDsp * ref, const NervDsp * dsp, int width,
   GBuf gg;
   gboolean ok;
 
-  if (cin > NERV_THIN_MAX_C || cout > NERV_THIN_MAX_C)
+  if (THIN_C3_SKIP (cin, cout))
     return TRUE;
   rows = c3_rows (cin, width, off);
   dy = g_new (const float *, cout);
@@ -659,11 +667,8 @@ check_c3_grad_w_row (const NervDsp * ref, const NervDsp * dsp, int width,
   dsp->c3_grad_w_row (cin, cout, width, rows, dy, g, g + nw);
   ok = gbuf_ok (&gg, "gw") && compare ("gw", g, want, tol, nw) &&
       compare ("gb", g + nw, want + nw, tol + nw, cout);
-  if (!ok) {
-    char msg[sizeof fail_msg];
-    g_strlcpy (msg, fail_msg, sizeof msg);
-    (void) FAIL ("cin=%d cout=%d: %s", cin, cout, msg);
-  }
+  if (!ok)
+    thin_fail (cin, cout);
   gbuf_free (&gg);
   c3_rows_free (rows, cin, off);
   for (int co = 0; co < cout; co++)
