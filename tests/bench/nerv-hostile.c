@@ -25,16 +25,12 @@ valid_stream (void)
 {
   NervEncoderSettings s = nerv_test_settings (32, 24, 2, 2);
   GPtrArray *units;
-  GByteArray *a = g_byte_array_new ();
+  GByteArray *a;
 
   s.epochs_key = 2;
   s.epochs_delta = 1;
   units = nerv_test_encode (&s, 6, NULL, NULL);
-  for (guint i = 0; i < units->len; i++) {
-    gsize len;
-    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
-    g_byte_array_append (a, d, len);
-  }
+  a = nerv_test_join (units);
   g_ptr_array_unref (units);
   return a;
 }

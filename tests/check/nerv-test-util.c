@@ -36,6 +36,18 @@ nerv_test_settings (int w, int h, int group, int key_interval)
   return s;
 }
 
+GByteArray *
+nerv_test_join (GPtrArray * units)
+{
+  GByteArray *a = g_byte_array_new ();
+  for (guint i = 0; i < units->len; i++) {
+    gsize len;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
+    g_byte_array_append (a, d, len);
+  }
+  return a;
+}
+
 GPtrArray *
 nerv_test_encode (const NervEncoderSettings * s, int n,
     NervTestGroupFunc on_group, gpointer user_data)

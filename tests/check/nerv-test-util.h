@@ -22,6 +22,9 @@ typedef void (*NervTestGroupFunc) (NervEncoder * enc, gpointer user_data);
 GPtrArray *nerv_test_encode (const NervEncoderSettings * s, int n,
     NervTestGroupFunc on_group, gpointer user_data);
 
+/* The units one after another, as one stream (units is kept). */
+GByteArray *nerv_test_join (GPtrArray * units);
+
 /* An I420 frame n of a w x h clip into buf (as nerv_test_make_frame). */
 typedef void (*NervTestFrameFunc) (int n, int w, int h, guint8 * buf);
 

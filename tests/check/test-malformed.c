@@ -48,12 +48,7 @@ stream_setup (void)
   GPtrArray *units = nerv_test_encode (&s, N_FRAMES, NULL, NULL);
   size_t pos = 0;
 
-  ts.data = g_byte_array_new ();
-  for (guint i = 0; i < units->len; i++) {
-    gsize len;
-    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
-    g_byte_array_append (ts.data, d, len);
-  }
+  ts.data = nerv_test_join (units);
   g_ptr_array_unref (units);
 
   ts.n_pkt = 0;

@@ -40,7 +40,7 @@ stream (int frames, int group, int keyint, NervModelKind kind,
     NervPixelFormat format)
 {
   NervEncoderSettings s = nerv_test_settings (32, 24, group, keyint);
-  GByteArray *out = g_byte_array_new ();
+  GByteArray *out;
   GPtrArray *units;
 
   s.kind = kind;
@@ -50,11 +50,7 @@ stream (int frames, int group, int keyint, NervModelKind kind,
   s.epochs_key = 2;
   s.epochs_delta = 1;
   units = nerv_test_encode (&s, frames, NULL, NULL);
-  for (guint i = 0; i < units->len; i++) {
-    gsize len;
-    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
-    g_byte_array_append (out, d, len);
-  }
+  out = nerv_test_join (units);
   g_ptr_array_unref (units);
   return out;
 }

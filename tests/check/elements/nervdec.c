@@ -414,16 +414,11 @@ run_file_warnings (const guint8 * data, gsize len, guint * frames,
 START_TEST (test_corrupt_warns)
 {
   GPtrArray *units = core_stream (7);
-  GByteArray *a = g_byte_array_new ();
+  GByteArray *a = nerv_test_join (units);
   guint frames, pw, dw, warnings;
   NervPacket pkt;
   size_t hlen;
 
-  for (guint i = 0; i < units->len; i++) {
-    gsize len;
-    const guint8 *d = g_bytes_get_data (g_ptr_array_index (units, i), &len);
-    g_byte_array_append (a, d, len);
-  }
   /* 100 bytes XORed inside the first key group packet (after the stream
    * header): its key period is lost, frame 6 decodes; this used to end
    * with no message at all */
